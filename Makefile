@@ -1,0 +1,45 @@
+# fingercount — `make help` lists the targets.
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-fast lint format bench clean
+
+help: ## List the targets
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml requirements.lock
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --constraint requirements.lock --editable '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## Create .venv and install the package with the locked versions
+
+test: install ## Run the whole test suite (creates the environment first)
+	$(PY) -m pytest
+
+test-fast: install ## Run the tests that take no more than a second or two
+	$(PY) -m pytest -m "not slow and not e2e"
+
+lint: install ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+format: install ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: install ## Run the benchmarks (see docs/benchmarks.md)
+	$(PY) benchmarks/synthetic_speed.py
+
+lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
+	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv
+	.lock-venv/bin/pip install --quiet '.[dev]'
+	.lock-venv/bin/pip freeze --exclude-editable | grep -v '^fingercount' > requirements.lock
+	rm -rf .lock-venv
+
+clean: ## Remove the environment and generated data
+	rm -rf $(VENV) data experiments mlruns.db mlartifacts

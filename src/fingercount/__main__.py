@@ -1,0 +1,3 @@
+from fingercount.cli import main
+
+main()

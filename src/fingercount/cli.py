@@ -1,0 +1,146 @@
+"""The `fingercount` command line: a thin layer over the package's functions."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from fingercount.errors import FingercountError
+from fingercount.settings import quiet_third_parties
+
+if TYPE_CHECKING:
+    from fingercount.config import DatasetConfig
+    from fingercount.data.sources import RawDataset
+
+app = typer.Typer(
+    name="fingercount",
+    help="Train, track and serve YOLO11 models that count raised fingers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+data_app = typer.Typer(help="Datasets: generate, import, download, prepare and inspect.", no_args_is_help=True)
+app.add_typer(data_app, name="data")
+
+DATA_CONFIG = Path("configs/config.yaml")
+TRAINING_CONFIG = Path("configs/training_config.yaml")
+
+ConfigOption = Annotated[Path, typer.Option("--config", "-c", help="Data config (source and output folder).")]
+TrainingConfigOption = Annotated[
+    Path, typer.Option("--training-config", "-t", help="Training config; its dataset section sets splits and seed.")
+]
+QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+
+
+@data_app.command("synth")
+def data_synth(
+    out: Annotated[Path, typer.Option(help="Folder to write (images/, labels/, data.yaml).")] = Path("data/synthetic"),
+    images: Annotated[int, typer.Option(min=1, help="Number of images.")] = 500,
+    seed: Annotated[int, typer.Option(help="Same seed, same images.")] = 0,
+    img_size: Annotated[int, typer.Option(min=64, max=2048, help="Square image side in pixels.")] = 320,
+    max_hands: Annotated[int, typer.Option(min=1, max=8, help="At most this many hands per image.")] = 3,
+    include_fist: Annotated[bool, typer.Option(help="Also draw fists (class '0').")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Generate a synthetic hand dataset in YOLO format (class = number of raised fingers)."""
+    from fingercount.data.sources.synthetic import write_synthetic
+
+    folder = write_synthetic(out, images, seed, img_size, max_hands, include_fist, progress=not quiet)
+    typer.echo(f"wrote {images} images to {folder}")
+
+
+@data_app.command("import")
+def data_import(
+    path: Annotated[Path, typer.Argument(help="A YOLO folder (images/ + labels/ [+ data.yaml]) or a COCO .json file.")],
+    format: Annotated[str, typer.Option("--format", help="auto, yolo or coco.")] = "auto",  # noqa: A002
+    out: Annotated[Path, typer.Option(help="Prepared dataset folder.")] = Path("data/prepared"),
+    training_config: TrainingConfigOption = TRAINING_CONFIG,
+    quiet: QuietOption = False,
+) -> None:
+    """Import a local dataset: validate, convert to YOLO and split it into OUT."""
+    from fingercount.data.sources.local import LocalSource
+
+    if format not in {"auto", "yolo", "coco"}:
+        raise typer.BadParameter("must be auto, yolo or coco", param_hint="--format")
+    split = _split_settings(training_config)
+    _prepare(LocalSource(path, format).load(progress=not quiet), out, split, quiet)
+
+
+@data_app.command("download")
+def data_download(config: ConfigOption = DATA_CONFIG, quiet: QuietOption = False) -> None:
+    """Download the Picsellia dataset version named in the data config (skips files already complete)."""
+    from fingercount.config import load_data_config
+    from fingercount.data.sources.picsellia import PicselliaSource
+
+    settings = load_data_config(config).source.picsellia
+    source = PicselliaSource(**settings.model_dump())
+    dataset = source.load(progress=not quiet)
+    typer.echo(f"{len(dataset.samples)} images with ACCEPTED annotations in {source.folder}")
+
+
+@data_app.command("prepare")
+def data_prepare(
+    config: ConfigOption = DATA_CONFIG,
+    training_config: TrainingConfigOption = TRAINING_CONFIG,
+    out: Annotated[
+        Path | None, typer.Option(help="Output folder (default: the config's output_dir).")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Fetch the configured source, validate every file, and split it into train/val/test."""
+    from fingercount.config import load_data_config
+    from fingercount.data.sources import source_from_config
+
+    data_config = load_data_config(config)
+    split = _split_settings(training_config)  # validate every config before any work starts
+    dataset = source_from_config(data_config).load(progress=not quiet)
+    _prepare(dataset, out or data_config.output_dir, split, quiet)
+
+
+def _split_settings(training_config: Path) -> DatasetConfig:
+    from fingercount.config import load_training_config
+
+    return load_training_config(training_config).dataset
+
+
+def _prepare(dataset: RawDataset, out: Path, split: DatasetConfig, quiet: bool) -> None:
+    from fingercount.data.prepare import prepare
+
+    result = prepare(dataset, out, split.split_ratios.as_dict(), split.seed, progress=not quiet)
+    sizes = ", ".join(f"{name} {info['images']}" for name, info in result.manifest["splits"].items())
+    typer.echo(f"prepared {out}: {sizes}; skipped {len(result.skipped)} (see {out / 'report.json'})")
+    for item in result.skipped[:10]:
+        typer.echo(f"  skipped {item.file}: {item.reason} ({item.detail})", err=True)
+    if len(result.skipped) > 10:
+        typer.echo(f"  … and {len(result.skipped) - 10} more in report.json", err=True)
+
+
+@data_app.command("stats")
+def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
+    """Images, boxes and class counts per split of a prepared dataset."""
+    from fingercount.data.prepare import SPLITS, load_manifest
+
+    manifest = load_manifest(folder)
+    classes = manifest["classes"]
+    typer.echo(f"{folder}  content hash {manifest['content_hash'][:12]}  seed {manifest['seed']}")
+    typer.echo(f"{'split':<6} {'images':>7} {'boxes':>7}  " + " ".join(f"{name:>6}" for name in classes))
+    for split in SPLITS:
+        info = manifest["splits"][split]
+        counts = " ".join(f"{info['class_counts'][name]:>6}" for name in classes)
+        typer.echo(f"{split:<6} {info['images']:>7} {info['boxes']:>7}  {counts}")
+
+
+def main() -> None:
+    """Console entry point: domain errors become one line on stderr and their exit code."""
+    quiet_third_parties()
+    try:
+        app()
+    except FingercountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)

@@ -1,0 +1,260 @@
+"""Experiment configuration: YAML files loaded into strict pydantic models.
+
+Every problem becomes one `ConfigError` line that names the file and the key, e.g.
+``configs/training_config.yaml: training.epochs: must be >= 1 (got -3)``.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal, TypeVar
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from fingercount.errors import ConfigError
+
+# Architecture name -> model file stem; from scratch uses `<stem>.yaml`, pretrained `<stem>.pt`.
+# A new family (e.g. YOLO26) is one more line here.
+ARCHITECTURES: dict[str, str] = {
+    "yolo11n": "yolo11n",
+    "yolo11s": "yolo11s",
+    "yolo11m": "yolo11m",
+    "yolo11l": "yolo11l",
+    "yolo11x": "yolo11x",
+}
+
+
+class StrictModel(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# --------------------------------------------------------------------------- data config
+
+
+class SyntheticSourceConfig(StrictModel):
+    images: int = Field(500, ge=1, description="number of images to generate")
+    seed: int = 0
+    img_size: int = Field(320, ge=64, le=2048)
+    max_hands: int = Field(3, ge=1, le=8)
+    include_fist: bool = Field(False, description="also draw fists (class '0')")
+
+
+class LocalSourceConfig(StrictModel):
+    path: Path = Field(description="YOLO folder (images/ + labels/) or a COCO JSON file")
+    format: Literal["auto", "yolo", "coco"] = "auto"
+
+
+class PicselliaSourceConfig(StrictModel):
+    organization: str | None = None
+    dataset_name: str = "Photos Floutées"
+    version: str = "new_version"
+    host: str = "https://app.picsellia.com"
+    token_file: Path = Path("picsellia_token")
+    download_dir: Path = Path("data/raw/picsellia")
+
+
+class SourceConfig(StrictModel):
+    type: Literal["synthetic", "local", "picsellia"] = "synthetic"
+    synthetic: SyntheticSourceConfig = SyntheticSourceConfig()
+    local: LocalSourceConfig | None = None
+    picsellia: PicselliaSourceConfig = PicselliaSourceConfig()
+
+    @model_validator(mode="after")
+    def _local_needs_path(self) -> SourceConfig:
+        if self.type == "local" and self.local is None:
+            raise ValueError("source.type is 'local' but source.local.path is not set")
+        return self
+
+
+class DataConfig(StrictModel):
+    """`configs/config.yaml`: where the dataset comes from and where it is prepared."""
+
+    source: SourceConfig = SourceConfig()
+    output_dir: Path = Path("data/prepared")
+    raw_dir: Path = Field(Path("data/raw"), description="where generated/imported data is kept")
+
+
+# --------------------------------------------------------------------------- training config
+
+
+class ModelConfig(StrictModel):
+    architecture: str = "yolo11n"
+    pretrained: bool = False
+    weights: Path | None = Field(None, description="local .pt to start from (offline pretrained)")
+
+    @field_validator("architecture")
+    @classmethod
+    def _known_architecture(cls, value: str) -> str:
+        if value not in ARCHITECTURES:
+            raise ValueError(f"unknown architecture {value!r}; choose one of {', '.join(ARCHITECTURES)}")
+        return value
+
+
+class SplitRatios(StrictModel):
+    train: float = Field(0.8, ge=0, le=1)
+    val: float = Field(0.1, ge=0, le=1)
+    test: float = Field(0.1, ge=0, le=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.val + self.test
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"train + val + test must sum to 1 (got {total:g})")
+        if self.train <= 0:
+            raise ValueError("train ratio must be > 0")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {"train": self.train, "val": self.val, "test": self.test}
+
+
+class DatasetConfig(StrictModel):
+    config: Path = Field(Path("configs/config.yaml"), description="the data config to prepare from")
+    split_ratios: SplitRatios = SplitRatios()
+    seed: int = 42
+    img_size: int = Field(640, ge=32, le=4096)
+
+    @field_validator("img_size")
+    @classmethod
+    def _stride_multiple(cls, value: int) -> int:
+        if value % 32:
+            raise ValueError(f"must be a multiple of 32 (YOLO's stride), got {value}")
+        return value
+
+
+Optimizer = Literal["SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp", "auto"]
+
+
+class TrainingParams(StrictModel):
+    epochs: int = Field(100, ge=1)
+    batch_size: int = Field(16, ge=1)
+    lr0: float = Field(0.01, gt=0)
+    lrf: float = Field(0.01, gt=0)
+    momentum: float = Field(0.937, ge=0, le=1)
+    weight_decay: float = Field(0.0005, ge=0)
+    warmup_epochs: float = Field(3.0, ge=0)
+    optimizer: Optimizer = "SGD"
+    patience: int = Field(50, ge=0)
+    workers: int = Field(2, ge=0)
+    cos_lr: bool = False
+    close_mosaic: int = Field(10, ge=0)
+    amp: bool = True
+    cache: bool = False
+    fraction: float = Field(1.0, gt=0, le=1)
+
+
+class AugmentationConfig(StrictModel):
+    hsv_h: float = Field(0.015, ge=0, le=1)
+    hsv_s: float = Field(0.7, ge=0, le=1)
+    hsv_v: float = Field(0.4, ge=0, le=1)
+    degrees: float = Field(0.0, ge=0, le=180)
+    translate: float = Field(0.1, ge=0, le=1)
+    scale: float = Field(0.5, ge=0)
+    shear: float = Field(0.0, ge=0, le=180)
+    perspective: float = Field(0.0, ge=0, le=0.001)
+    flipud: float = Field(0.0, ge=0, le=1)
+    fliplr: float = Field(0.5, ge=0, le=1)
+    mosaic: float = Field(1.0, ge=0, le=1)
+    mixup: float = Field(0.0, ge=0, le=1)
+
+
+class MlflowConfig(StrictModel):
+    experiment_name: str = Field("yolov11-finger-counting", min_length=1)
+    registered_model_name: str = Field("yolov11-finger-counting", min_length=1)
+    auto_register: bool = True
+    auto_promote_stage: Literal["Staging", "Production", "None"] | None = "Staging"
+
+
+class TrainingConfig(StrictModel):
+    """`configs/training_config.yaml`: one experiment."""
+
+    model: ModelConfig = ModelConfig()
+    dataset: DatasetConfig = DatasetConfig()
+    training: TrainingParams = TrainingParams()
+    augmentation: AugmentationConfig = AugmentationConfig()
+    mlflow: MlflowConfig = MlflowConfig()
+    device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|\d+(,\d+)*)$")] = "auto"
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device_as_text(cls, value: Any) -> Any:
+        return str(value) if isinstance(value, int) else value
+
+
+# --------------------------------------------------------------------------- loading
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """SafeLoader that refuses duplicate keys (PyYAML silently keeps the last one)."""
+
+
+def _construct_mapping(loader: _UniqueKeyLoader, node: yaml.MappingNode) -> dict[Any, Any]:
+    seen: set[Any] = set()
+    for key_node, _ in node.value:
+        key = loader.construct_object(key_node)
+        if key in seen:
+            raise yaml.constructor.ConstructorError(None, None, f"duplicate key {key!r}", key_node.start_mark)
+        seen.add(key)
+    return loader.construct_mapping(node)
+
+
+_UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping; every failure is one ConfigError line naming the file."""
+    if not path.exists():
+        raise ConfigError(f"{path}: file not found")
+    if not path.is_file():
+        raise ConfigError(f"{path}: not a file")
+    try:
+        data = yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeyLoader)  # noqa: S506
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        where = f"line {mark.line + 1}: " if mark else ""
+        raise ConfigError(f"{path}: {where}invalid YAML: {exc.problem or exc.context}") from None
+    except (yaml.YAMLError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: the top level must be a mapping of keys, got {type(data).__name__}")
+    return data
+
+
+def describe_validation_error(error: ValidationError) -> str:
+    """The first problem as 'key.path: message', with a count of the others."""
+    problems = error.errors()
+    first = problems[0]
+    key = ".".join(str(part) for part in first["loc"]) or "(top level)"
+    if first["type"] == "extra_forbidden":
+        message = "unknown key (check the spelling; see the example configs)"
+    elif first["type"] == "missing":
+        message = "required key is missing"
+    else:
+        message = first["msg"].removeprefix("Value error, ")
+        if "input" in first and not isinstance(first["input"], dict | list):
+            message += f" (got {first['input']!r})"
+    more = f" (and {len(problems) - 1} more problem(s))" if len(problems) > 1 else ""
+    return f"{key}: {message}{more}"
+
+
+def load_config(path: Path, model: type[ModelT]) -> ModelT:
+    """Load and validate one config file into `model`."""
+    data = read_yaml(path)
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(f"{path}: {describe_validation_error(exc)}") from None
+
+
+def load_training_config(path: Path) -> TrainingConfig:
+    return load_config(path, TrainingConfig)
+
+
+def load_data_config(path: Path) -> DataConfig:
+    return load_config(path, DataConfig)

@@ -1,0 +1,1 @@
+"""Datasets: sources (picsellia, local, synthetic) and preparation into YOLO splits."""

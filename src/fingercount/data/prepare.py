@@ -1,0 +1,224 @@
+"""Validate, convert and split a raw dataset into a prepared YOLO dataset.
+
+The output folder is built aside and swapped in at the end, so a crash or Ctrl-C never leaves a
+half-written dataset, and nothing from an earlier run leaks between splits. The split depends
+only on file contents and the seed (not on names, listing order or the machine).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import cv2
+import numpy as np
+import yaml
+from tqdm import tqdm
+
+from fingercount.data.sources.base import Box, RawDataset, RawSample
+from fingercount.errors import DatasetError
+
+SPLITS = ("train", "val", "test")
+MANIFEST = "manifest.json"
+REPORT = "report.json"
+# Labels a few thousandths outside the image are rounding, not errors; they are clipped.
+_EDGE_TOLERANCE = 0.005
+
+
+@dataclass(frozen=True)
+class ValidSample:
+    sample: RawSample
+    image_bytes: bytes
+    boxes: tuple[Box, ...]
+    image_hash: str
+    label_text: str
+
+    @property
+    def label_hash(self) -> str:
+        return hashlib.sha256(self.label_text.encode()).hexdigest()
+
+    @property
+    def stratum(self) -> str:
+        return ",".join(sorted(str(box.class_id) for box in self.boxes))
+
+
+@dataclass
+class Skipped:
+    file: str
+    reason: str
+    detail: str = ""
+
+
+@dataclass
+class PrepareResult:
+    out: Path
+    manifest: dict[str, Any]
+    skipped: list[Skipped] = field(default_factory=list)
+
+
+def _check_boxes(boxes: tuple[Box, ...], n_classes: int) -> tuple[tuple[Box, ...], Skipped | None]:
+    clipped = []
+    for box in boxes:
+        if not 0 <= box.class_id < n_classes:
+            return (), Skipped("", "class_out_of_range", f"class id {box.class_id} not in 0..{n_classes - 1}")
+        x1, y1 = box.cx - box.w / 2, box.cy - box.h / 2
+        x2, y2 = box.cx + box.w / 2, box.cy + box.h / 2
+        if box.w <= 0 or box.h <= 0:
+            return (), Skipped("", "empty_box", f"box has no area: {box}")
+        if min(x1, y1) < -_EDGE_TOLERANCE or max(x2, y2) > 1 + _EDGE_TOLERANCE:
+            return (), Skipped("", "box_outside_image", f"box ({x1:.3f},{y1:.3f})-({x2:.3f},{y2:.3f}) leaves the image")
+        x1, y1, x2, y2 = max(x1, 0.0), max(y1, 0.0), min(x2, 1.0), min(y2, 1.0)
+        clipped.append(Box(box.class_id, (x1 + x2) / 2, (y1 + y2) / 2, x2 - x1, y2 - y1))
+    return tuple(clipped), None
+
+
+def validate(sample: RawSample, n_classes: int) -> ValidSample | Skipped:
+    """A usable sample, or why it is skipped. Never raises for bad data."""
+    if sample.problem:
+        return Skipped(sample.name, "unreadable_label", sample.problem)
+    if sample.boxes is None:
+        return Skipped(sample.name, "unlabeled", "no label file or annotation for this image")
+    if not sample.boxes:
+        return Skipped(sample.name, "empty_label", "the label has no boxes")
+    try:
+        data = sample.image.read_bytes()
+    except OSError as exc:
+        return Skipped(sample.name, "unreadable_image", str(exc))
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED) if data else None
+    if decoded is None or decoded.size == 0:
+        return Skipped(sample.name, "corrupt_image", "the file does not decode as an image")
+    boxes, problem = _check_boxes(sample.boxes, n_classes)
+    if problem:
+        problem.file = sample.name
+        return problem
+    label = "".join(f"{b.class_id} {b.cx:.6f} {b.cy:.6f} {b.w:.6f} {b.h:.6f}\n" for b in boxes)
+    return ValidSample(sample, data, boxes, hashlib.sha256(data).hexdigest(), label)
+
+
+def assign_splits(samples: list[ValidSample], ratios: dict[str, float], seed: int) -> dict[str, list[ValidSample]]:
+    """Stratified, seeded, order-independent split; each split within one image of its ratio.
+
+    Samples are grouped by class composition, shuffled by a seeded hash of their content, then
+    dealt out in that order to whichever split is furthest below its target share.
+    """
+
+    def shuffle_key(item: ValidSample) -> tuple[str, str]:
+        return item.stratum, hashlib.sha256(f"{seed}:{item.image_hash}:{item.label_hash}".encode()).hexdigest()
+
+    ordered = sorted(samples, key=shuffle_key)
+    splits: dict[str, list[ValidSample]] = {name: [] for name in SPLITS}
+    for position, item in enumerate(ordered, start=1):
+        deficit = {name: ratios[name] * position - len(splits[name]) for name in SPLITS}
+        splits[max(SPLITS, key=lambda name: deficit[name])].append(item)
+    return splits
+
+
+def _safe_to_replace(out: Path) -> bool:
+    return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or (out / MANIFEST).is_file()))
+
+
+def prepare(
+    dataset: RawDataset, out: Path, ratios: dict[str, float], seed: int, progress: bool = True
+) -> PrepareResult:
+    out = Path(out)
+    if not _safe_to_replace(out):
+        raise DatasetError(f"{out}: exists and is not a prepared dataset (no {MANIFEST}); choose another --out")
+    if not dataset.class_names:
+        raise DatasetError("the dataset defines no classes")
+    n_classes = len(dataset.class_names)
+    valid: list[ValidSample] = []
+    skipped: list[Skipped] = []
+    seen: dict[str, str] = {}
+    for sample in tqdm(sorted(dataset.samples, key=lambda s: s.name), desc="validating", unit="img", disable=not progress):
+        result = validate(sample, n_classes)
+        if isinstance(result, Skipped):
+            skipped.append(result)
+        elif result.image_hash in seen:  # the same photo in two splits would leak test data
+            skipped.append(Skipped(sample.name, "duplicate_image", f"same content as {seen[result.image_hash]}"))
+        else:
+            seen[result.image_hash] = sample.name
+            valid.append(result)
+    if not valid:
+        raise DatasetError(f"no usable images: all {len(dataset.samples)} were skipped (first: {_first(skipped)})")
+    splits = assign_splits(valid, ratios, seed)
+    tmp = out.with_name(out.name + ".partial")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        manifest = _write(tmp, dataset, splits, ratios, seed, progress)
+        report = {"source": dataset.description, "skipped": [vars(s) for s in skipped], "kept": len(valid)}
+        (tmp / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
+        shutil.rmtree(out, ignore_errors=True)
+        tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return PrepareResult(out, manifest, skipped)
+
+
+def _first(skipped: list[Skipped]) -> str:
+    return f"{skipped[0].file}: {skipped[0].reason}" if skipped else "none"
+
+
+def _write(
+    root: Path,
+    dataset: RawDataset,
+    splits: dict[str, list[ValidSample]],
+    ratios: dict[str, float],
+    seed: int,
+    progress: bool,
+) -> dict[str, Any]:
+    names = dataset.class_names
+    bar = tqdm(total=sum(len(v) for v in splits.values()), desc="writing", unit="img", disable=not progress)
+    entries: list[str] = []
+    split_info: dict[str, Any] = {}
+    for split, items in splits.items():
+        (root / "images" / split).mkdir(parents=True)
+        (root / "labels" / split).mkdir(parents=True)
+        classes: Counter[str] = Counter()
+        for item in items:
+            name = item.sample.name
+            (root / "images" / split / name).write_bytes(item.image_bytes)
+            (root / "labels" / split / f"{Path(name).stem}.txt").write_text(item.label_text)
+            classes.update(names[box.class_id] for box in item.boxes)
+            entries.append(f"{split}\t{name}\t{item.image_hash}\t{item.label_hash}")
+            bar.update()
+        split_info[split] = {
+            "images": len(items),
+            "boxes": sum(classes.values()),
+            "class_counts": {n: classes[n] for n in names},
+            "files": sorted(item.sample.name for item in items),
+        }
+    bar.close()
+    content = sorted(line.split("\t", 1)[1].split("\t", 1)[1] for line in entries)
+    manifest = {
+        "format": "fingercount-manifest/1",
+        "classes": names,
+        "source": {k: v for k, v in dataset.description.items() if k != "path"},
+        "seed": seed,
+        "split_ratios": ratios,
+        "content_hash": hashlib.sha256("\n".join(content).encode()).hexdigest(),
+        "split_hash": hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest(),
+        "splits": split_info,
+    }
+    (root / MANIFEST).write_text(json.dumps(manifest, indent=2, sort_keys=True, ensure_ascii=False) + "\n")
+    data_yaml = {
+        "train": "images/train",
+        "val": "images/val",
+        "test": "images/test",
+        "nc": len(names),
+        "names": dict(enumerate(names)),
+    }
+    (root / "data.yaml").write_text(yaml.safe_dump(data_yaml, sort_keys=False, allow_unicode=True))
+    return manifest
+
+
+def load_manifest(folder: Path) -> dict[str, Any]:
+    path = Path(folder) / MANIFEST
+    if not path.is_file():
+        raise DatasetError(f"{folder}: not a prepared dataset (no {MANIFEST}); run `fingercount data prepare`")
+    result: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return result

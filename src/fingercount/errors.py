@@ -1,0 +1,39 @@
+"""One error hierarchy for the whole package.
+
+Each class carries the HTTP status that the serving layer answers with and the exit code the
+CLI ends with, so neither layer needs a table of its own. No FastAPI import here on purpose.
+"""
+
+from __future__ import annotations
+
+
+class FingercountError(Exception):
+    """Base class: a problem the user can act on, reported as one line."""
+
+    code = "error"
+    http_status = 500
+    exit_code = 1
+
+
+class ConfigError(FingercountError):
+    """A configuration file (or option) is missing, malformed or inconsistent."""
+
+    code = "invalid_config"
+    http_status = 400
+    exit_code = 2
+
+
+class DatasetError(FingercountError):
+    """A dataset cannot be read, imported or prepared."""
+
+    code = "invalid_dataset"
+    http_status = 400
+    exit_code = 1
+
+
+class SourceUnavailableError(FingercountError):
+    """A remote data source (Picsellia) cannot be reached or refuses our credentials."""
+
+    code = "source_unavailable"
+    http_status = 503
+    exit_code = 1

@@ -1,0 +1,38 @@
+"""Runtime settings from the environment (the seed's `.env` names).
+
+Built by the CLI callback or `create_app()`, never at import time.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore", populate_by_name=True)
+
+    mlflow_tracking_uri: str = Field(default="", alias="MLFLOW_TRACKING_URI")
+    model_name: str = Field(default="yolov11-finger-counting", alias="MODEL_NAME")
+    model_stage: str | None = Field(default=None, alias="MODEL_STAGE")
+    model_alias: str | None = Field(default=None, alias="MODEL_ALIAS")
+    picsellia_token: str | None = Field(default=None, alias="PICSELLIA_TOKEN")
+    home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
+
+    def tracking_uri(self) -> str:
+        """The configured URI, or the embedded SQLite store under the working folder."""
+        if self.mlflow_tracking_uri:
+            return self.mlflow_tracking_uri
+        return f"sqlite:///{(self.home / 'mlruns.db').resolve()}"
+
+
+def quiet_third_parties() -> None:
+    """Environment for our processes: no telemetry, no downloads or installs behind our back."""
+    os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
+    os.environ.setdefault("DO_NOT_TRACK", "true")
+    os.environ.setdefault("YOLO_OFFLINE", "true")
+    os.environ.setdefault("YOLO_AUTOINSTALL", "false")
+    os.environ.setdefault("YOLO_VERBOSE", "false")
