@@ -85,9 +85,7 @@ def data_download(config: ConfigOption = DATA_CONFIG, quiet: QuietOption = False
 def data_prepare(
     config: ConfigOption = DATA_CONFIG,
     training_config: TrainingConfigOption = TRAINING_CONFIG,
-    out: Annotated[
-        Path | None, typer.Option(help="Output folder (default: the config's output_dir).")
-    ] = None,
+    out: Annotated[Path | None, typer.Option(help="Output folder (default: the config's output_dir).")] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Fetch the configured source, validate every file, and split it into train/val/test."""

@@ -131,9 +131,10 @@ def draw_hand(canvas: np.ndarray, spec: HandSpec, colour: tuple[float, ...], sha
     inner_w = max(1, finger_w - 2)
     # Wrist: a short stub below the palm, kept inside the counting circle.
     wrist_a = _to_image(spec, 180.0, 0.2 * radius)
-    wrist_b = _to_image(spec, 180.0, 1.15 * radius)
-    cv2.line(canvas, _points(wrist_a), _points(wrist_b), dark, int(radius * 1.1), cv2.LINE_AA)
-    cv2.line(canvas, _points(wrist_a), _points(wrist_b), colour, max(1, int(radius * 1.1) - 2), cv2.LINE_AA)
+    wrist_b = _to_image(spec, 180.0, 0.85 * radius)
+    wrist_w = int(radius * 1.0)
+    cv2.line(canvas, _points(wrist_a), _points(wrist_b), dark, wrist_w, cv2.LINE_AA)
+    cv2.line(canvas, _points(wrist_a), _points(wrist_b), colour, max(1, wrist_w - 2), cv2.LINE_AA)
     segments = _finger_segments(spec)
     for base, tip, _ in segments:  # outlines first so touching fingers stay distinguishable
         cv2.line(canvas, _points(base), _points(tip), dark, finger_w, cv2.LINE_AA)

@@ -1,0 +1,17 @@
+from __future__ import annotations
+
+import pytest
+
+from fingercount.counting import finger_count, image_count
+
+
+@pytest.mark.parametrize(
+    ("name", "expected"),
+    [("3", 3), ("finger-3", 3), ("3_fingers", 3), ("fingers_5", 5), ("0", 0), (" 4 ", 4), ("hand", None), ("7", None)],
+)
+def test_finger_count(name: str, expected: int | None) -> None:
+    assert finger_count(name) == expected
+
+
+def test_image_count_reports_unknown_names() -> None:
+    assert image_count(["2", "finger-3", "thumbs-up"]) == (5, ["thumbs-up"])
