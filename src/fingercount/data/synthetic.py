@@ -154,10 +154,9 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     kind = rng.integers(0, 3)
     image: np.ndarray
     if kind == 0:  # smooth two-colour gradient
-        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        a, b = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
         ramp = np.linspace(0.0, 1.0, size, dtype=np.float32)[:, None, None]
-        image = a * (1 - ramp) + b * ramp
-        image = np.broadcast_to(image, (size, size, 3))
+        image = np.broadcast_to(a * (1 - ramp) + b * ramp, (size, size, 3))
         if rng.random() < 0.5:
             image = image.transpose(1, 0, 2)
     elif kind == 1:  # blotchy texture
@@ -166,7 +165,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         image = cv2.resize(small, (size, size), interpolation=cv2.INTER_CUBIC)
     else:  # stripes / tiles, like floors and fabrics
         period = int(rng.integers(8, 48))
-        a, b = rng.uniform(0, 255, 3), rng.uniform(0, 255, 3)
+        a, b = rng.uniform(0, 255, 3).astype(np.float32), rng.uniform(0, 255, 3).astype(np.float32)
         idx = np.arange(size)
         stripes = ((idx // period) % 2).astype(np.float32)
         if rng.random() < 0.5:
@@ -174,7 +173,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
         else:
             pattern = ((stripes[:, None] + stripes[None, :]) % 2).astype(np.float32)
         image = a * (1 - pattern[..., None]) + b * pattern[..., None]
-    canvas = np.ascontiguousarray(np.clip(image, 0, 255).astype(np.uint8))
+    canvas = np.ascontiguousarray(image.clip(0, 255).astype(np.uint8))
     for _ in range(int(rng.integers(0, 7))):  # clutter: objects that are not hands
         colour = tuple(float(c) for c in rng.uniform(0, 255, 3))
         x, y = (int(v) for v in rng.integers(0, size, 2))
@@ -240,15 +239,22 @@ def render(
 def _photometric(rng: np.random.Generator, image: np.ndarray) -> np.ndarray:
     """Lighting gradient, contrast, blur and sensor noise, as a camera would add."""
     size = image.shape[0]
+    contrast = rng.uniform(0.8, 1.2)
+    gain = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(1.0, 1.3), size, dtype=np.float32) * contrast
+    offset = np.float32(128.0 * (1 - contrast) + rng.uniform(-20, 20))
     out: np.ndarray = image.astype(np.float32)
-    light = np.linspace(rng.uniform(0.6, 1.0), rng.uniform(1.0, 1.3), size, dtype=np.float32)
-    out *= light[None, :, None] if rng.random() < 0.5 else light[:, None, None]
-    out = (out - 128.0) * rng.uniform(0.8, 1.2) + 128.0 + rng.uniform(-20, 20)
+    out *= gain[None, :, None] if rng.random() < 0.5 else gain[:, None, None]
+    out += offset
     sigma = rng.uniform(0.0, 1.2)
     if sigma > 0.3:
         out = cv2.GaussianBlur(out, (0, 0), sigma)
-    out += rng.normal(0.0, rng.uniform(0.0, 8.0), out.shape).astype(np.float32)
-    return np.clip(out, 0, 255).astype(np.uint8)
+    noise_level = rng.uniform(0.0, 8.0)
+    if noise_level > 1.0:
+        noise = rng.standard_normal(out.shape, dtype=np.float32)
+        noise *= noise_level
+        out += noise
+    np.clip(out, 0, 255, out=out)
+    return out.astype(np.uint8)
 
 
 def class_names(include_fist: bool) -> list[str]:
