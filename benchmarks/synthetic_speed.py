@@ -1,6 +1,6 @@
 """Synthetic generator throughput on one core (target: >= 100 images/s at 320 px).
 
-    python benchmarks/synthetic_speed.py [--images 300] [--size 320]
+python benchmarks/synthetic_speed.py [--images 300] [--size 320]
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from pathlib import Path
 
 os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-import cv2  # noqa: E402
+import cv2
 
-from fingercount.data import synthetic  # noqa: E402
-from fingercount.data.sources.synthetic import write_synthetic  # noqa: E402
+from fingercount.data import synthetic
+from fingercount.data.sources.synthetic import write_synthetic
 
 TARGET = 100.0
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
@@ -14,6 +14,7 @@ from fingercount.settings import quiet_third_parties
 if TYPE_CHECKING:
     from fingercount.config import DatasetConfig
     from fingercount.data.sources import RawDataset
+    from fingercount.settings import Settings
 
 app = typer.Typer(
     name="fingercount",
@@ -129,6 +130,168 @@ def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset f
         info = manifest["splits"][split]
         counts = " ".join(f"{info['class_counts'][name]:>6}" for name in classes)
         typer.echo(f"{split:<6} {info['images']:>7} {info['boxes']:>7}  {counts}")
+
+
+models_app = typer.Typer(help="The model registry: list, describe and promote versions.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+
+
+def _settings() -> Settings:
+    from fingercount.settings import Settings
+
+    return Settings()
+
+
+@app.command("train")
+def train_command(
+    training_config: Annotated[
+        Path, typer.Option("--training-config", "-t", help="Experiment config.")
+    ] = TRAINING_CONFIG,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Evaluate on the test split (always done when mlflow.auto_register).")
+    ] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Train YOLO11 from a config, tracked in MLflow; evaluate, register and promote as configured."""
+    from fingercount.config import load_training_config
+    from fingercount.training.trainer import train
+
+    config = load_training_config(training_config)
+    load_data_config_or_fail(config.dataset.config)
+    settings = _settings()
+    result = train(
+        config,
+        settings.tracking_uri(),
+        training_config,
+        artifact_location=settings.artifact_location(),
+        evaluate_after=evaluate,
+        progress=not quiet,
+    )
+    typer.echo(f"run {result.run_id} finished; weights: {result.best}")
+    if result.evaluation is not None:
+        _print_metrics(result.evaluation.metrics)
+    if result.model_version is not None:
+        typer.echo(f"registered {config.mlflow.registered_model_name} version {result.model_version}")
+    if result.promotion is not None:
+        verb = "promoted to" if result.promotion["promoted"] else "not promoted to"
+        typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
+
+
+def load_data_config_or_fail(path: Path) -> None:
+    from fingercount.config import load_data_config
+
+    load_data_config(path)
+
+
+@app.command("eval")
+def eval_command(
+    model: Annotated[
+        str, typer.Option("--model", "-m", help="best.pt path, models:/NAME/VERSION or models:/NAME@ALIAS.")
+    ],
+    data: Annotated[Path, typer.Option(help="data.yaml of a prepared dataset.")] = Path("data/prepared/data.yaml"),
+    imgsz: Annotated[int | None, typer.Option(help="Inference size (default: the model's).")] = None,
+    conf: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=1.0, help="Counting threshold (default: stored one, else chosen on val)."),
+    ] = None,
+    report: Annotated[Path | None, typer.Option(help="Write the full JSON report here.")] = None,
+) -> None:
+    """Evaluate a model on the test split: mAP, precision, recall and finger-count accuracy."""
+    import json
+
+    from fingercount.training.evaluate import evaluate
+
+    weights, stored = _model_weights(model)
+    size = imgsz or int(stored.get("imgsz", 640))
+    threshold = conf if conf is not None else stored.get("count_conf")
+    result = evaluate(weights, data, size, conf=threshold)
+    _print_metrics(result.metrics)
+    if report is not None:
+        report.write_text(json.dumps(result.to_dict(), indent=2))
+        typer.echo(f"report written to {report}")
+
+
+def _model_weights(model: str) -> tuple[Path, dict[str, Any]]:
+    """Local weights for a path or a registry URI, plus the version's stored metadata."""
+    import json
+
+    from fingercount.errors import ModelNotFoundError
+
+    if model.startswith("models:/"):
+        from fingercount.registry.versions import resolve_model_uri
+        from fingercount.training.tracking import connect
+
+        connect(_settings().tracking_uri())
+        _, local = resolve_model_uri(model)
+        metadata = json.loads((local / "artifacts" / "metadata.json").read_text())
+        return local / "artifacts" / "weights" / "best.pt", metadata
+    path = Path(model)
+    if not path.is_file():
+        raise ModelNotFoundError(f"{path}: no such weights file")
+    return path, {}
+
+
+def _print_metrics(metrics: dict[str, float]) -> None:
+    for key in sorted(metrics):
+        typer.echo(f"  {key:<28} {metrics[key]:.4f}")
+
+
+@models_app.command("list")
+def models_list() -> None:
+    """Every registered model and its versions, with aliases, stage and key test metrics."""
+    from fingercount.registry.versions import list_models
+    from fingercount.training.tracking import connect
+
+    connect(_settings().tracking_uri())
+    models = list_models()
+    if not models:
+        typer.echo("no registered models yet; run `fingercount train`")
+    for model in models:
+        typer.echo(model["name"])
+        for version in model["versions"]:
+            tags = version["tags"]
+            aliases = ",".join(f"@{a}" for a in version["aliases"]) or "-"
+            typer.echo(
+                f"  v{version['version']:<4} {aliases:<22} {version['stage']:<10} {tags.get('architecture', '?'):<8}"
+                f" mAP50-95 {tags.get('test/mAP50-95', '-'):<8} count acc {tags.get('test/count_accuracy', '-')}"
+            )
+
+
+@models_app.command("describe")
+def models_describe(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str | None, typer.Option(help="Version number (default: the latest).")] = None,
+) -> None:
+    """One version in full: aliases, stage, run, tags and metrics."""
+    import json
+
+    from fingercount.registry.versions import describe_version
+    from fingercount.training.tracking import connect
+
+    connect(_settings().tracking_uri())
+    typer.echo(json.dumps(describe_version(name, version), indent=2, sort_keys=True))
+
+
+@models_app.command("promote")
+def models_promote(
+    name: Annotated[str, typer.Argument(help="Registered model name.")],
+    version: Annotated[str, typer.Option(help="Version to promote.")],
+    alias: Annotated[str, typer.Option(help="Alias to move (staging, production, …).")] = "production",
+    metric: Annotated[str, typer.Option(help="Gate metric: promote only if at least the current holder's.")] = (
+        "test/count_accuracy"
+    ),
+    force: Annotated[bool, typer.Option("--force", help="Skip the gate.")] = False,
+) -> None:
+    """Point an alias at a version, gated on a test metric."""
+    from fingercount.registry.versions import promote
+    from fingercount.training.tracking import connect
+
+    connect(_settings().tracking_uri())
+    decision = promote(name, version, alias, metric=metric, force=force)
+    verb = "promoted" if decision.promoted else "kept the current version; not promoted"
+    typer.echo(f"{name} v{decision.version} @{decision.alias}: {verb} ({decision.reason})")
+    if not decision.promoted:
+        raise typer.Exit(3)
 
 
 def main() -> None:

@@ -37,3 +37,19 @@ class SourceUnavailableError(FingercountError):
     code = "source_unavailable"
     http_status = 503
     exit_code = 1
+
+
+class TrackingUnavailableError(FingercountError):
+    """The MLflow tracking server or registry cannot be reached."""
+
+    code = "tracking_unavailable"
+    http_status = 503
+    exit_code = 1
+
+
+class ModelNotFoundError(FingercountError):
+    """A model path, registered model, version or alias does not exist."""
+
+    code = "model_not_found"
+    http_status = 404
+    exit_code = 1

@@ -21,12 +21,21 @@ class Settings(BaseSettings):
     model_alias: str | None = Field(default=None, alias="MODEL_ALIAS")
     picsellia_token: str | None = Field(default=None, alias="PICSELLIA_TOKEN")
     home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
+    artifact_root: str = Field(default="", alias="MLFLOW_ARTIFACT_ROOT")
 
     def tracking_uri(self) -> str:
         """The configured URI, or the embedded SQLite store under the working folder."""
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlruns.db').resolve()}"
+
+    def artifact_location(self) -> str | None:
+        """Where new experiments keep artifacts; None lets a tracking server decide."""
+        if self.artifact_root:
+            return self.artifact_root
+        if self.tracking_uri().startswith("sqlite:"):
+            return (self.home / "mlartifacts").resolve().as_uri()
+        return None
 
 
 def quiet_third_parties() -> None:

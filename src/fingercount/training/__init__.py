@@ -1,0 +1,1 @@
+"""Training: YOLO11 runs tracked in MLflow, evaluation on the test split, exports."""

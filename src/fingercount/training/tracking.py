@@ -1,0 +1,172 @@
+"""MLflow tracking: one run per training, owned here, never left RUNNING."""
+
+from __future__ import annotations
+
+import os
+import platform
+import time
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from importlib import metadata
+from typing import Any
+from urllib.parse import urlparse
+
+from fingercount.errors import TrackingUnavailableError
+
+
+def connect(tracking_uri: str, timeout: float = 5.0) -> None:
+    """Point MLflow at `tracking_uri`, failing within seconds when a server does not answer."""
+    import mlflow
+
+    # The client's defaults retry for minutes; a dead server should be a clear error instead.
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+    scheme = urlparse(tracking_uri).scheme
+    if scheme in {"http", "https"}:
+        import requests
+
+        try:
+            requests.get(tracking_uri.rstrip("/") + "/health", timeout=timeout).raise_for_status()
+        except requests.RequestException as exc:
+            raise TrackingUnavailableError(
+                f"MLflow tracking server {tracking_uri} is not reachable ({type(exc).__name__}); "
+                "start it or set MLFLOW_TRACKING_URI to a reachable server (unset: embedded SQLite store)"
+            ) from None
+    mlflow.set_tracking_uri(tracking_uri)
+    mlflow.set_registry_uri(tracking_uri)
+
+
+def ensure_experiment(name: str, artifact_location: str | None) -> str:
+    """The experiment's id, creating it (with our artifact folder) on first use."""
+    import mlflow
+
+    found = mlflow.get_experiment_by_name(name)
+    if found is not None:
+        return str(found.experiment_id)
+    return str(mlflow.create_experiment(name, artifact_location=artifact_location))
+
+
+@contextmanager
+def tracked_run(
+    experiment: str, run_name: str, tags: Mapping[str, str], artifact_location: str | None = None
+) -> Iterator[Any]:
+    """Start the run; any exception ends it FAILED, Ctrl-C KILLED, with the error as a tag."""
+    import mlflow
+
+    mlflow.set_experiment(experiment_id=ensure_experiment(experiment, artifact_location))
+    run = mlflow.start_run(run_name=run_name, tags=dict(tags))
+    try:
+        yield run
+    except KeyboardInterrupt:
+        mlflow.set_tag("error", "interrupted (KeyboardInterrupt)")
+        mlflow.end_run(status="KILLED")
+        raise
+    except BaseException as exc:
+        mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:5000])
+        mlflow.end_run(status="FAILED")
+        raise
+    else:
+        mlflow.end_run(status="FINISHED")
+
+
+def flatten(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
+    flat: dict[str, Any] = {}
+    for key, value in values.items():
+        name = f"{prefix}.{key}" if prefix else str(key)
+        if isinstance(value, Mapping):
+            flat.update(flatten(name, value))
+        else:
+            flat[name] = value
+    return flat
+
+
+def environment_params() -> dict[str, str]:
+    """Package versions and hardware, so a run can be reproduced and compared."""
+    params = {"env.python": platform.python_version(), "env.platform": platform.platform()}
+    for package in ("fingercount", "ultralytics", "torch", "torchvision", "mlflow", "numpy", "opencv-python"):
+        try:
+            params[f"env.{package}"] = metadata.version(package)
+        except metadata.PackageNotFoundError:
+            continue
+    params["env.cpu"] = _cpu_model()
+    params["env.cpu_count"] = str(os.cpu_count())
+    params["env.gpu"] = _gpu_name()
+    return params
+
+
+def _cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as cpuinfo:
+            for line in cpuinfo:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _gpu_name() -> str:
+    import torch
+
+    if torch.cuda.is_available():
+        return ", ".join(torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count()))
+    return "none"
+
+
+class EpochLogger:
+    """Ultralytics callback: one batched MLflow write per epoch, `step=epoch` (1-based)."""
+
+    def __init__(self) -> None:
+        self.logged_epochs: list[int] = []
+        self.seconds = 0.0  # time spent logging, for the overhead benchmark
+
+    def __call__(self, trainer: Any) -> None:
+        epoch = int(trainer.epoch) + 1
+        # Ultralytics calls this once more after training for the final validation of best.pt.
+        if epoch > int(trainer.epochs) or epoch in self.logged_epochs:
+            return
+        started = time.perf_counter()
+        metrics = epoch_metrics(trainer)
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        run = _active_run_id()
+        now = int(time.time() * 1000)
+        batch = [Metric(key, value, now, epoch) for key, value in metrics.items()]
+        MlflowClient().log_batch(run, metrics=batch, synchronous=True)
+        self.logged_epochs.append(epoch)
+        self.seconds += time.perf_counter() - started
+
+
+def _active_run_id() -> str:
+    import mlflow
+
+    run = mlflow.active_run()
+    assert run is not None, "EpochLogger runs inside tracked_run()"
+    return str(run.info.run_id)
+
+
+# Ultralytics key -> our one naming scheme.
+_METRIC_NAMES = {
+    "metrics/mAP50(B)": "mAP50",
+    "metrics/mAP50-95(B)": "mAP50-95",
+    "metrics/precision(B)": "precision",
+    "metrics/recall(B)": "recall",
+    "train/box_loss": "train_box_loss",
+    "train/cls_loss": "train_cls_loss",
+    "train/dfl_loss": "train_dfl_loss",
+    "val/box_loss": "val_box_loss",
+    "val/cls_loss": "val_cls_loss",
+    "val/dfl_loss": "val_dfl_loss",
+}
+EPOCH_METRICS = (*_METRIC_NAMES.values(), "F1", "lr")
+
+
+def epoch_metrics(trainer: Any) -> dict[str, float]:
+    raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
+    metrics = {ours: float(raw[theirs]) for theirs, ours in _METRIC_NAMES.items() if theirs in raw}
+    precision, recall = metrics.get("precision", 0.0), metrics.get("recall", 0.0)
+    metrics["F1"] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    metrics["lr"] = float(trainer.lr.get("lr/pg0", 0.0)) if trainer.lr else 0.0
+    return metrics

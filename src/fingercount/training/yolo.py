@@ -1,0 +1,108 @@
+"""The Ultralytics boundary: settings, model sources, training arguments.
+
+Ultralytics is imported lazily (it is slow to import and pulls in torch).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+from typing import Any
+
+from fingercount.config import ARCHITECTURES, TrainingConfig
+from fingercount.errors import ConfigError
+
+# Integrations that would log on their own (a second MLflow run, analytics); we own tracking.
+_INTEGRATIONS = ("mlflow", "sync", "clearml", "comet", "dvc", "raytune", "tensorboard", "wandb", "hub")
+
+
+def quiet_ultralytics() -> None:
+    """Turn Ultralytics' integrations off for this process only.
+
+    `SETTINGS.update()` would persist to the user's global settings file; writing the dict
+    directly changes nothing on disk.
+    """
+    from ultralytics.utils import SETTINGS
+
+    for key in _INTEGRATIONS:
+        if key in SETTINGS:
+            dict.__setitem__(SETTINGS, key, False)
+
+
+def _online(host: str = "github.com", timeout: float = 3.0) -> bool:
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def model_source(config: TrainingConfig) -> str:
+    """What to hand to `YOLO(...)`: an architecture YAML (scratch) or a weights file."""
+    stem = ARCHITECTURES[config.model.architecture]
+    if config.model.weights is not None:
+        if not config.model.weights.is_file():
+            raise ConfigError(f"model.weights: {config.model.weights} does not exist")
+        return str(config.model.weights)
+    if not config.model.pretrained:
+        return f"{stem}.yaml"
+    weights = f"{stem}.pt"
+    from ultralytics.utils import SETTINGS
+
+    local = [Path(weights), Path(SETTINGS.get("weights_dir", ".")) / weights]
+    for candidate in local:
+        if candidate.is_file():
+            return str(candidate)
+    if os.environ.get("YOLO_OFFLINE", "").lower() in {"1", "true"} or not _online():
+        raise ConfigError(
+            f"model.pretrained: {weights} is not on this machine and cannot be downloaded (offline); "
+            f"set model.pretrained: false to train from scratch, or model.weights: /path/to/{weights}"
+        )
+    return weights
+
+
+def resolve_device(device: str) -> str | None:
+    """'auto' lets Ultralytics pick (first GPU, else CPU)."""
+    return None if device == "auto" else device
+
+
+def train_args(config: TrainingConfig, data_yaml: Path, project: Path, name: str) -> dict[str, Any]:
+    """Every config key mapped onto Ultralytics' train() arguments."""
+    training = config.training
+    explicit = training.model_fields_set
+    if training.optimizer == "auto" and explicit & {"lr0", "momentum"}:
+        raise ConfigError(
+            "training.optimizer: 'auto' picks lr0 and momentum itself and would ignore the "
+            f"{' and '.join(sorted(explicit & {'lr0', 'momentum'}))} you set; choose an optimizer (e.g. SGD or AdamW)"
+        )
+    return {
+        "data": str(data_yaml),
+        "imgsz": config.dataset.img_size,
+        "seed": config.dataset.seed,
+        "deterministic": True,
+        "epochs": training.epochs,
+        "batch": training.batch_size,
+        "lr0": training.lr0,
+        "lrf": training.lrf,
+        "momentum": training.momentum,
+        "weight_decay": training.weight_decay,
+        "warmup_epochs": training.warmup_epochs,
+        "optimizer": training.optimizer,
+        "patience": training.patience,  # 0 disables early stopping in Ultralytics
+        "workers": training.workers,
+        "cos_lr": training.cos_lr,
+        "close_mosaic": training.close_mosaic,
+        "amp": training.amp,
+        "cache": training.cache,
+        "fraction": training.fraction,
+        **config.augmentation.model_dump(),
+        "pretrained": config.model.pretrained or config.model.weights is not None,
+        "device": resolve_device(config.device),
+        "project": str(project.resolve()),  # a relative project lands under Ultralytics' global runs_dir
+        "name": name,
+        "exist_ok": True,
+        "plots": True,
+        "val": True,
+        "verbose": False,
+    }
