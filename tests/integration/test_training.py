@@ -78,7 +78,8 @@ def test_each_artifact_logged_exactly_once(first: TrainResult) -> None:
         assert artifacts.count(name) == 1, name
     assert any(a.startswith("samples/val_batch") for a in artifacts)
     basenames = [Path(a).name for a in artifacts]
-    assert basenames.count("best.pt") == 1 and basenames.count("results.csv") == 1
+    assert basenames.count("best.pt") == 1
+    assert basenames.count("results.csv") == 1
 
 
 def test_dataset_lineage(first: TrainResult) -> None:
@@ -114,11 +115,12 @@ def test_version_registered_and_promoted(first: TrainResult, tmp_path: Path) -> 
     assert str(version.version) == first.model_version == "1"
     assert version.current_stage == "Staging"
     assert version.tags["promotion.staging.decision"] == "promoted"
-    found, local = resolve_model_uri(f"models:/{MODEL}@staging", tmp_path)
+    _found, local = resolve_model_uri(f"models:/{MODEL}@staging", tmp_path)
     artifacts = local / "artifacts"
     metadata = json.loads((artifacts / "metadata.json").read_text())
     assert metadata["class_names"] == ["1", "2", "3", "4", "5"]
-    assert metadata["imgsz"] == 64 and metadata["architecture"] == "yolo11n"
+    assert metadata["imgsz"] == 64
+    assert metadata["architecture"] == "yolo11n"
     assert 0.05 <= metadata["count_conf"] <= 0.95
     import hashlib
 
@@ -149,10 +151,12 @@ def test_pyfunc_predict_returns_detections(first: TrainResult) -> None:
     # A two-epoch model is not confident, so ask for everything above 0.001: the plumbing is what is tested.
     frame = model.predict(pd.DataFrame({"image": [str(image), image.read_bytes()]}), params={"conf": 0.001})
     assert list(frame.columns) == ["image", "class_id", "class_name", "confidence", "x1", "y1", "x2", "y2"]
-    assert len(frame) > 0 and set(frame["image"]) == {0, 1}
+    assert len(frame) > 0
+    assert set(frame["image"]) == {0, 1}
     assert frame["class_name"].isin(["1", "2", "3", "4", "5"]).all()
     height, width = cv2.imread(str(image)).shape[:2]
-    assert (frame[["x1", "x2"]] <= width + 1).all().all() and (frame[["y1", "y2"]] <= height + 1).all().all()
+    assert (frame[["x1", "x2"]] <= width + 1).all().all()
+    assert (frame[["y1", "y2"]] <= height + 1).all().all()
 
 
 def test_second_training_adds_version_2_and_gate_decides(first: TrainResult, workspace: Workspace) -> None:
@@ -173,7 +177,8 @@ def test_second_training_adds_version_2_and_gate_decides(first: TrainResult, wor
     assert promote(MODEL, "1", "production", metric="test/gate_score").promoted  # first holder
     client.log_metric(second.run_id, "test/gate_score", 0.4)
     kept = promote(MODEL, "2", "production", metric="test/gate_score")
-    assert not kept.promoted and kept.current_version == "1"
+    assert not kept.promoted
+    assert kept.current_version == "1"
     assert str(client.get_model_version_by_alias(MODEL, "production").version) == "1"
     tags = client.get_model_version(MODEL, "2").tags
     assert tags["promotion.production.decision"] == "kept"
