@@ -12,6 +12,7 @@ import pytest
 
 from fingercount.config import TrainingConfig, load_training_config
 from fingercount.training import tracking
+from fingercount.training.trainer import TrainResult, train
 from tests.conftest import CONFIGS
 
 
@@ -45,3 +46,12 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
         yield space
     finally:
         os.chdir(previous)
+
+
+@pytest.fixture(scope="session")
+def first(workspace: Workspace) -> TrainResult:
+    """The first training of the session: version 1, promoted to @staging."""
+    return train(
+        workspace.config(), workspace.tracking_uri, workspace.root / "configs/test_config.yaml",
+        artifact_location=workspace.artifact_location, progress=False,
+    )  # fmt: skip

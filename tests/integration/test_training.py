@@ -21,15 +21,6 @@ pytestmark = pytest.mark.slow
 MODEL = "yolov11-finger-counting"
 
 
-@pytest.fixture(scope="module")
-def first(workspace: Workspace) -> TrainResult:
-    config = workspace.config()
-    return train(
-        config, workspace.tracking_uri, workspace.root / "configs/test_config.yaml",
-        artifact_location=workspace.artifact_location, progress=False,
-    )  # fmt: skip
-
-
 def all_artifacts(client: MlflowClient, run_id: str, path: str | None = None) -> list[str]:
     found = []
     for item in client.list_artifacts(run_id, path):

@@ -219,11 +219,11 @@ def describe_version(name: str, version: str | None = None) -> dict[str, Any]:
     return _version_dict(found)
 
 
-def _version_dict(found: Any) -> dict[str, Any]:
+def _version_dict(found: Any, aliases: list[str] | None = None) -> dict[str, Any]:
     return {
         "name": found.name,
         "version": str(found.version),
-        "aliases": list(found.aliases or []),
+        "aliases": sorted(found.aliases or []) if aliases is None else aliases,
         "stage": found.current_stage,
         "run_id": found.run_id,
         "created": found.creation_timestamp,
@@ -237,10 +237,15 @@ def list_models() -> list[dict[str, Any]]:
     models = []
     for model in client.search_registered_models():
         versions = client.search_model_versions(f"name='{model.name}'")
+        # Searching versions does not fill in aliases; the registered model has them all.
+        aliases: dict[str, list[str]] = {}
+        for alias, number in (model.aliases or {}).items():
+            aliases.setdefault(str(number), []).append(alias)
+        ordered = sorted(versions, key=lambda v: int(v.version))
         models.append(
             {
                 "name": model.name,
-                "versions": [_version_dict(v) for v in sorted(versions, key=lambda v: int(v.version))],
+                "versions": [_version_dict(v, sorted(aliases.get(str(v.version), []))) for v in ordered],
             }
         )
     return models
