@@ -1,0 +1,32 @@
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from fingercount.settings import Settings, quiet_third_parties
+
+
+def test_third_parties_are_quiet() -> None:
+    quiet_third_parties()
+    assert os.environ["MLFLOW_DISABLE_TELEMETRY"] == "true"
+    assert os.environ["YOLO_OFFLINE"] == "true"
+    assert os.environ["YOLO_AUTOINSTALL"] == "false"
+
+
+def test_embedded_store_by_default(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("FINGERCOUNT_HOME", str(tmp_path))
+    settings = Settings(_env_file=None)
+    assert settings.tracking_uri() == f"sqlite:///{tmp_path / 'mlruns.db'}"
+    assert settings.artifact_location() == (tmp_path / "mlartifacts").as_uri()
+
+
+def test_server_decides_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", "http://mlflow:5000")
+    monkeypatch.setenv("MODEL_STAGE", "Production")
+    settings = Settings(_env_file=None)
+    assert settings.tracking_uri() == "http://mlflow:5000"
+    assert settings.artifact_location() is None
+    assert settings.model_stage == "Production"
