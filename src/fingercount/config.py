@@ -68,10 +68,32 @@ class SourceConfig(StrictModel):
         return self
 
 
+class FaceBlurConfig(StrictModel):
+    enabled: bool = False
+    threshold: float = Field(0.2, gt=0, lt=1, description="CenterFace detection threshold")
+    mode: Literal["blur", "mosaic", "solid"] = "blur"
+    mask_scale: float = Field(1.3, ge=1, le=3, description="grow each face box by this factor")
+    detect_size: int | None = Field(320, ge=64, description="detect on a copy this long (px); null: full size")
+
+
+class PreprocessingConfig(StrictModel):
+    """Steps applied to every image before it is written to the prepared dataset."""
+
+    face_blur: FaceBlurConfig = FaceBlurConfig()
+
+    def steps(self) -> list[tuple[str, dict[str, Any]]]:
+        """Enabled steps in order, as (registry name, settings)."""
+        enabled = []
+        if self.face_blur.enabled:
+            enabled.append(("face_blur", self.face_blur.model_dump(exclude={"enabled"})))
+        return enabled
+
+
 class DataConfig(StrictModel):
     """`configs/config.yaml`: where the dataset comes from and where it is prepared."""
 
     source: SourceConfig = SourceConfig()
+    preprocessing: PreprocessingConfig = PreprocessingConfig()
     output_dir: Path = Path("data/prepared")
     raw_dir: Path = Field(Path("data/raw"), description="where generated/imported data is kept")
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any, Literal
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -22,12 +23,26 @@ class Settings(BaseSettings):
     picsellia_token: str | None = Field(default=None, alias="PICSELLIA_TOKEN")
     home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
     artifact_root: str = Field(default="", alias="MLFLOW_ARTIFACT_ROOT")
+    enable_preprocessing: bool = Field(default=False, alias="ENABLE_PREPROCESSING")
+    face_blur_threshold: float = Field(default=0.2, gt=0, lt=1, alias="FACE_BLUR_THRESHOLD")
+    face_blur_mode: Literal["blur", "mosaic", "solid"] = Field(default="blur", alias="FACE_BLUR_MODE")
+    face_blur_mask_scale: float = Field(default=1.3, ge=1, le=3, alias="FACE_BLUR_MASK_SCALE")
+    face_blur_detect_size: int | None = Field(default=320, ge=64, alias="FACE_BLUR_DETECT_SIZE")
 
     def tracking_uri(self) -> str:
         """The configured URI, or the embedded SQLite store under the working folder."""
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlruns.db').resolve()}"
+
+    def face_blur_settings(self) -> dict[str, Any]:
+        """Settings for the serving face-blur step (used when ENABLE_PREPROCESSING or ?preprocess=true)."""
+        return {
+            "threshold": self.face_blur_threshold,
+            "mode": self.face_blur_mode,
+            "mask_scale": self.face_blur_mask_scale,
+            "detect_size": self.face_blur_detect_size,
+        }
 
     def artifact_location(self) -> str | None:
         """Where new experiments keep artifacts; None lets a tracking server decide."""

@@ -11,7 +11,7 @@ import hashlib
 import json
 import shutil
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +22,7 @@ from tqdm import tqdm
 
 from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.errors import DatasetError
+from fingercount.preprocessing import Pipeline
 
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
@@ -122,8 +123,28 @@ def _safe_to_replace(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or (out / MANIFEST).is_file()))
 
 
+def anonymise(item: ValidSample, pipeline: Pipeline) -> tuple[ValidSample, bool]:
+    """Run the preprocessing steps; re-encode only if a step changed the pixels."""
+    frame = cv2.imdecode(np.frombuffer(item.image_bytes, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert frame is not None  # validate() decoded it already
+    processed = pipeline(frame)
+    if processed is frame:
+        return item, False
+    suffix = Path(item.sample.name).suffix.lower() or ".jpg"
+    ok, encoded = cv2.imencode(suffix if suffix in {".png", ".bmp", ".webp", ".tif", ".tiff"} else ".jpg", processed)
+    if not ok:
+        raise DatasetError(f"{item.sample.name}: could not re-encode the anonymised image")
+    data = encoded.tobytes()
+    return replace(item, image_bytes=data, image_hash=hashlib.sha256(data).hexdigest()), True
+
+
 def prepare(
-    dataset: RawDataset, out: Path, ratios: dict[str, float], seed: int, progress: bool = True
+    dataset: RawDataset,
+    out: Path,
+    ratios: dict[str, float],
+    seed: int,
+    progress: bool = True,
+    pipeline: Pipeline | None = None,
 ) -> PrepareResult:
     out = Path(out)
     if not _safe_to_replace(out):
@@ -134,6 +155,7 @@ def prepare(
     valid: list[ValidSample] = []
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
+    changed = 0
     for sample in tqdm(sorted(dataset.samples, key=lambda s: s.name), desc="validating", unit="img", disable=not progress):
         result = validate(sample, n_classes)
         if isinstance(result, Skipped):
@@ -141,7 +163,10 @@ def prepare(
         elif result.image_hash in seen:  # the same photo in two splits would leak test data
             skipped.append(Skipped(sample.name, "duplicate_image", f"same content as {seen[result.image_hash]}"))
         else:
-            seen[result.image_hash] = sample.name
+            seen[result.image_hash] = sample.name  # duplicates are judged on the original bytes
+            if pipeline:
+                result, was_changed = anonymise(result, pipeline)
+                changed += was_changed
             valid.append(result)
     if not valid:
         raise DatasetError(f"no usable images: all {len(dataset.samples)} were skipped (first: {_first(skipped)})")
@@ -149,8 +174,13 @@ def prepare(
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
-        manifest = _write(tmp, dataset, splits, ratios, seed, progress)
-        report = {"source": dataset.description, "skipped": [vars(s) for s in skipped], "kept": len(valid)}
+        manifest = _write(tmp, dataset, splits, ratios, seed, progress, pipeline.names if pipeline else [])
+        report = {
+            "source": dataset.description,
+            "skipped": [vars(s) for s in skipped],
+            "kept": len(valid),
+            "preprocessing": {"steps": pipeline.names if pipeline else [], "images_changed": changed},
+        }
         (tmp / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
         shutil.rmtree(out, ignore_errors=True)
         tmp.rename(out)
@@ -170,6 +200,7 @@ def _write(
     ratios: dict[str, float],
     seed: int,
     progress: bool,
+    steps: list[str],
 ) -> dict[str, Any]:
     names = dataset.class_names
     bar = tqdm(total=sum(len(v) for v in splits.values()), desc="writing", unit="img", disable=not progress)
@@ -200,6 +231,7 @@ def _write(
         "source": {k: v for k, v in dataset.description.items() if k != "path"},
         "seed": seed,
         "split_ratios": ratios,
+        "preprocessing": steps,
         "content_hash": hashlib.sha256("\n".join(content).encode()).hexdigest(),
         "split_hash": hashlib.sha256("\n".join(sorted(entries)).encode()).hexdigest(),
         "splits": split_info,

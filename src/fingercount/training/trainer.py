@@ -18,6 +18,7 @@ import yaml
 from fingercount.config import TrainingConfig, load_data_config
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
+from fingercount.preprocessing import build_pipeline
 from fingercount.training import tracking
 from fingercount.training.evaluate import EvalReport, evaluate
 from fingercount.training.yolo import model_source, quiet_ultralytics, resolve_device, train_args
@@ -50,7 +51,8 @@ def prepare_dataset(config: TrainingConfig, progress: bool = True) -> PrepareRes
     data_config = load_data_config(config.dataset.config)
     dataset = source_from_config(data_config).load(progress=progress)
     ratios = config.dataset.split_ratios.as_dict()
-    return prepare(dataset, data_config.output_dir, ratios, config.dataset.seed, progress=progress)
+    pipeline = build_pipeline(data_config.preprocessing.steps())
+    return prepare(dataset, data_config.output_dir, ratios, config.dataset.seed, progress, pipeline)
 
 
 def train(
