@@ -176,6 +176,20 @@ def blur_command(
         raise typer.Exit(1)
 
 
+@app.command("serve")
+def serve_command(
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Port to listen on.")] = 8000,
+    log_level: Annotated[str, typer.Option(help="uvicorn log level.")] = "info",
+) -> None:
+    """Serve the API (and dashboard): the model that MODEL_NAME + MODEL_ALIAS/MODEL_STAGE points to."""
+    import uvicorn
+
+    from fingercount.serving.app import create_app
+
+    uvicorn.run(create_app(_settings()), host=host, port=port, log_level=log_level)
+
+
 models_app = typer.Typer(help="The model registry: list, describe and promote versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
@@ -262,8 +276,8 @@ def _model_weights(model: str) -> tuple[Path, dict[str, Any]]:
     from fingercount.errors import ModelNotFoundError
 
     if model.startswith("models:/"):
+        from fingercount.registry.connection import connect
         from fingercount.registry.versions import resolve_model_uri
-        from fingercount.training.tracking import connect
 
         connect(_settings().tracking_uri())
         _, local = resolve_model_uri(model)
@@ -283,8 +297,8 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Every registered model and its versions, with aliases, stage and key test metrics."""
+    from fingercount.registry.connection import connect
     from fingercount.registry.versions import list_models
-    from fingercount.training.tracking import connect
 
     connect(_settings().tracking_uri())
     models = list_models()
@@ -309,8 +323,8 @@ def models_describe(
     """One version in full: aliases, stage, run, tags and metrics."""
     import json
 
+    from fingercount.registry.connection import connect
     from fingercount.registry.versions import describe_version
-    from fingercount.training.tracking import connect
 
     connect(_settings().tracking_uri())
     typer.echo(json.dumps(describe_version(name, version), indent=2, sort_keys=True))
@@ -327,8 +341,8 @@ def models_promote(
     force: Annotated[bool, typer.Option("--force", help="Skip the gate.")] = False,
 ) -> None:
     """Point an alias at a version, gated on a test metric."""
+    from fingercount.registry.connection import connect
     from fingercount.registry.versions import promote
-    from fingercount.training.tracking import connect
 
     connect(_settings().tracking_uri())
     decision = promote(name, version, alias, metric=metric, force=force)

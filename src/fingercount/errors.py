@@ -53,3 +53,40 @@ class ModelNotFoundError(FingercountError):
     code = "model_not_found"
     http_status = 404
     exit_code = 1
+
+
+class ModelLoadError(FingercountError):
+    """A model version exists but cannot be served (corrupt or incomplete artifacts, no engine)."""
+
+    code = "model_load_failed"
+    http_status = 422
+    exit_code = 1
+
+
+class NoModelLoadedError(FingercountError):
+    """A prediction was asked for before any model was loaded."""
+
+    code = "no_model_loaded"
+    http_status = 503
+
+
+class BadImageError(FingercountError):
+    """The uploaded bytes are not a decodable image."""
+
+    code = "bad_image"
+    http_status = 400
+
+
+class UnsupportedMediaError(FingercountError):
+    code = "unsupported_media_type"
+    http_status = 415
+
+
+class PayloadTooLargeError(FingercountError):
+    code = "payload_too_large"
+    http_status = 413
+
+
+class UnauthorizedError(FingercountError):
+    code = "unauthorized"
+    http_status = 401

@@ -23,6 +23,15 @@ class Settings(BaseSettings):
     picsellia_token: str | None = Field(default=None, alias="PICSELLIA_TOKEN")
     home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
     artifact_root: str = Field(default="", alias="MLFLOW_ARTIFACT_ROOT")
+    model_follow: bool = Field(default=False, alias="MODEL_FOLLOW")
+    model_follow_interval: float = Field(default=10.0, gt=0, alias="MODEL_FOLLOW_INTERVAL")
+    model_cache_dir: Path = Field(default=Path("~/.cache/fingercount/models"), alias="MODEL_CACHE_DIR")
+    admin_token: str | None = Field(default=None, alias="ADMIN_TOKEN")
+    engine: Literal["auto", "openvino", "onnx", "pytorch"] = Field(default="auto", alias="ENGINE")
+    engine_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="ENGINE_THREADS")
+    max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
+    max_image_pixels: int = Field(default=40_000_000, ge=1, alias="MAX_IMAGE_PIXELS")
+    mlflow_ui_url: str | None = Field(default=None, alias="MLFLOW_UI_URL")
     enable_preprocessing: bool = Field(default=False, alias="ENABLE_PREPROCESSING")
     face_blur_threshold: float = Field(default=0.2, gt=0, lt=1, alias="FACE_BLUR_THRESHOLD")
     face_blur_mode: Literal["blur", "mosaic", "solid"] = Field(default="blur", alias="FACE_BLUR_MODE")
@@ -34,6 +43,12 @@ class Settings(BaseSettings):
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
         return f"sqlite:///{(self.home / 'mlruns.db').resolve()}"
+
+    def default_model_ref(self) -> dict[str, str]:
+        """What to load at startup: MODEL_ALIAS wins, then MODEL_STAGE, else the production alias."""
+        if self.model_alias:
+            return {"alias": self.model_alias}
+        return {"stage": self.model_stage or "Production"}
 
     def face_blur_settings(self) -> dict[str, Any]:
         """Settings for the serving face-blur step (used when ENABLE_PREPROCESSING or ?preprocess=true)."""

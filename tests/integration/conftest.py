@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from fingercount.config import TrainingConfig, load_training_config
-from fingercount.training import tracking
+from fingercount.registry.connection import connect
 from fingercount.training.trainer import TrainResult, train
 from tests.conftest import CONFIGS
 
@@ -41,7 +41,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     space = make_workspace(tmp_path_factory.mktemp("workspace"))
     previous = Path.cwd()
     os.chdir(space.root)
-    tracking.connect(space.tracking_uri)
+    connect(space.tracking_uri)
     try:
         yield space
     finally:

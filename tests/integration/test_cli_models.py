@@ -83,7 +83,7 @@ def test_train_against_an_unreachable_server_fails_fast(
     assert code == 1
     lines = err.strip().splitlines()
     assert len(lines) == 1
-    assert lines[0].startswith(f"error: MLflow tracking server {uri} is not reachable (ConnectionError); start it")
+    assert lines[0].startswith(f"error: MLflow tracking server {uri} is not reachable; start it")
 
 
 def test_eval_missing_weights(

@@ -9,32 +9,6 @@ from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from typing import Any
-from urllib.parse import urlparse
-
-from fingercount.errors import TrackingUnavailableError
-
-
-def connect(tracking_uri: str, timeout: float = 5.0) -> None:
-    """Point MLflow at `tracking_uri`, failing within seconds when a server does not answer."""
-    import mlflow
-
-    # The client's defaults retry for minutes; a dead server should be a clear error instead.
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
-    os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
-    scheme = urlparse(tracking_uri).scheme
-    if scheme in {"http", "https"}:
-        import requests
-
-        try:
-            requests.get(tracking_uri.rstrip("/") + "/health", timeout=timeout).raise_for_status()
-        except requests.RequestException as exc:
-            raise TrackingUnavailableError(
-                f"MLflow tracking server {tracking_uri} is not reachable ({type(exc).__name__}); "
-                "start it or set MLFLOW_TRACKING_URI to a reachable server (unset: embedded SQLite store)"
-            ) from None
-    mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_registry_uri(tracking_uri)
 
 
 def ensure_experiment(name: str, artifact_location: str | None) -> str:

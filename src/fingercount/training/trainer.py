@@ -19,6 +19,7 @@ from fingercount.config import TrainingConfig, load_data_config
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
 from fingercount.preprocessing import build_pipeline
+from fingercount.registry.connection import connect
 from fingercount.training import tracking
 from fingercount.training.evaluate import EvalReport, evaluate
 from fingercount.training.yolo import model_source, quiet_ultralytics, resolve_device, train_args
@@ -72,7 +73,7 @@ def train(
     args_preview = train_args(config, Path("data.yaml"), experiments_dir, "preview")  # validates early
     del args_preview
     if track:
-        tracking.connect(tracking_uri)
+        connect(tracking_uri)
     prepared = prepare_dataset(config, progress)
     data_yaml = prepared.out / "data.yaml"
     quiet_ultralytics()

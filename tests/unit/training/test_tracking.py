@@ -6,7 +6,8 @@ from types import SimpleNamespace
 import pytest
 
 from fingercount.errors import TrackingUnavailableError
-from fingercount.training.tracking import EPOCH_METRICS, connect, epoch_metrics, flatten
+from fingercount.registry.connection import connect
+from fingercount.training.tracking import EPOCH_METRICS, epoch_metrics, flatten
 
 
 def free_port() -> int:

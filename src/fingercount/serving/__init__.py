@@ -1,0 +1,1 @@
+"""The FastAPI service: registry-backed, hot-swappable models, and the dashboard."""

@@ -1,0 +1,116 @@
+"""`create_app(settings)`: the composition root — registry → model manager → routes."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, RedirectResponse
+
+from fingercount import __version__
+from fingercount.errors import FingercountError, PayloadTooLargeError
+from fingercount.registry.connection import configure
+from fingercount.serving.deps import ServingState
+from fingercount.serving.metrics import ServingMetrics
+from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
+from fingercount.serving.routes import health, models, predict
+from fingercount.settings import Settings, quiet_third_parties
+
+log = logging.getLogger(__name__)
+
+
+def _error(code: str, detail: str, status: int) -> JSONResponse:
+    return JSONResponse({"error": code, "detail": detail}, status_code=status)
+
+
+def _load_default_model(state: ServingState) -> None:
+    """At startup, off the request path: a missing model or a dead registry only degrades /health."""
+    settings = state.settings
+    try:
+        state.manager.load(settings.model_name, **settings.default_model_ref())
+    except FingercountError as exc:
+        state.startup_error = str(exc)
+        log.warning("no default model: %s", exc)
+    except Exception as exc:  # the registry client can fail in many ways; the server must still start
+        state.startup_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
+        log.warning("no default model: %s", state.startup_error)
+
+
+def create_app(settings: Settings | None = None, load_default: bool = True) -> FastAPI:
+    quiet_third_parties()
+    settings = settings or Settings()
+    metrics = ServingMetrics()
+
+    def on_swap(info: ModelInfo) -> None:
+        metrics.swaps.inc()
+        metrics.model_loaded.set(1)
+        metrics.model.info({"name": info.name, "version": info.version, "engine": info.engine})
+
+    manager = ModelManager(
+        settings.model_cache_dir.expanduser(), settings.engine, settings.engine_threads, on_swap=on_swap
+    )
+    state = ServingState(settings=settings, manager=manager, metrics=metrics)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        configure(settings.tracking_uri())
+        if settings.enable_preprocessing:
+            _ = state.face_blur  # load CenterFace before the first request
+        if load_default:
+            threading.Thread(target=_load_default_model, args=(state,), name="default-model", daemon=True).start()
+        if settings.model_follow:
+            reference = settings.default_model_ref()
+            alias = reference.get("alias") or reference["stage"].lower()
+            state.follower = AliasFollower(manager, settings.model_name, alias, settings.model_follow_interval)
+            state.follower.start()
+        yield
+        if state.follower is not None:
+            state.follower.stop()
+
+    app = FastAPI(
+        title="fingercount",
+        version=__version__,
+        description="Counts raised fingers with YOLO11 models from the MLflow registry.",
+        lifespan=lifespan,
+    )
+    app.state.serving = state
+
+    @app.exception_handler(FingercountError)
+    async def domain_error(request: Request, exc: FingercountError) -> JSONResponse:
+        metrics.errors.labels(exc.code).inc()
+        return _error(exc.code, str(exc), exc.http_status)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        metrics.errors.labels("invalid_request").inc()
+        problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
+        return _error("invalid_request", problems, 422)
+
+    @app.middleware("http")
+    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
+            exc = PayloadTooLargeError(f"the request body is {length} bytes; the limit is {settings.max_upload_bytes}")
+            metrics.errors.labels(exc.code).inc()
+            return _error(exc.code, str(exc), exc.http_status)
+        response = await call_next(request)
+        route = request.scope.get("route")
+        path = getattr(route, "path", "unmatched")
+        metrics.requests.labels(path, str(response.status_code)).observe(time.perf_counter() - started)
+        return response
+
+    app.include_router(health.router)
+    app.include_router(models.router)
+    app.include_router(predict.router)
+
+    @app.get("/", include_in_schema=False)
+    def root() -> RedirectResponse:
+        return RedirectResponse("/docs")
+
+    return app

@@ -1,0 +1,68 @@
+"""State on `app.state`, handed to routes as `Annotated[..., Depends(...)]` aliases."""
+
+from __future__ import annotations
+
+import hmac
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+
+from fingercount.errors import NoModelLoadedError, UnauthorizedError
+from fingercount.preprocessing import Pipeline, build_pipeline
+from fingercount.serving.metrics import ServingMetrics
+from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
+from fingercount.settings import Settings
+
+
+@dataclass
+class ServingState:
+    settings: Settings
+    manager: ModelManager
+    metrics: ServingMetrics
+    follower: AliasFollower | None = None
+    startup_error: str | None = field(default=None)
+
+    @cached_property
+    def face_blur(self) -> Pipeline:
+        """Built on first use: the CenterFace model loads once per process."""
+        return build_pipeline([("face_blur", self.settings.face_blur_settings())])
+
+    def preprocessing(self, requested: bool | None) -> Pipeline | None:
+        wanted = self.settings.enable_preprocessing if requested is None else requested
+        return self.face_blur if wanted else None
+
+
+def get_state(request: Request) -> ServingState:
+    state: ServingState = request.app.state.serving
+    return state
+
+
+State = Annotated[ServingState, Depends(get_state)]
+
+
+def require_model(state: State) -> LoadedModel:
+    loaded = state.manager.current()
+    if loaded is None:
+        reason = state.manager.last_error or state.startup_error or "no model has been loaded yet"
+        raise NoModelLoadedError(
+            f"no model loaded ({reason}); load one with POST /models/load?model_name=NAME&alias=production "
+            "(or &version=N), or register and promote a model first"
+        )
+    return loaded
+
+
+CurrentModel = Annotated[LoadedModel, Depends(require_model)]
+
+
+def require_admin(state: State, authorization: Annotated[str | None, Header()] = None) -> None:
+    token = state.settings.admin_token
+    if not token:
+        return
+    supplied = (authorization or "").removeprefix("Bearer ").strip()
+    if not hmac.compare_digest(supplied.encode(), token.encode()):
+        raise UnauthorizedError("this endpoint needs the header `Authorization: Bearer <ADMIN_TOKEN>`")
+
+
+Admin = Annotated[None, Depends(require_admin)]

@@ -1,0 +1,128 @@
+"""Inference engines behind one interface: OpenVINO, ONNX Runtime, Ultralytics/PyTorch.
+
+The exported engines import neither torch nor ultralytics and unpickle nothing; PyTorch is the
+fallback for versions without exports.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from fingercount.errors import ModelLoadError
+from fingercount.serving.detections import Detection, letterbox, postprocess
+
+ENGINE_ORDER = ("openvino", "onnx", "pytorch")  # fastest first on CPU (docs/benchmarks.md)
+
+
+class Engine(Protocol):
+    name: str
+
+    def predict(self, frame: np.ndarray, conf: float) -> list[Detection]: ...
+
+
+class OnnxEngine:
+    name = "onnx"
+
+    def __init__(self, path: Path, imgsz: int, names: list[str], threads: int) -> None:
+        import onnxruntime as ort
+
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = threads
+        options.inter_op_num_threads = 1
+        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        self.input_name = self.session.get_inputs()[0].name
+        self.imgsz, self.names = imgsz, names
+
+    def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
+        blob, box = letterbox(frame, self.imgsz)
+        (output,) = self.session.run(None, {self.input_name: blob})[:1]
+        return postprocess(output, box, frame.shape[:2], self.names, conf)
+
+
+class OpenVinoEngine:
+    name = "openvino"
+
+    def __init__(self, xml: Path, imgsz: int, names: list[str], threads: int) -> None:
+        import openvino as ov
+
+        core = ov.Core()
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        self.compiled = core.compile_model(str(xml), "CPU", config)
+        self._local = threading.local()  # an infer request is not thread-safe; one per thread
+        self.imgsz, self.names = imgsz, names
+
+    def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self.compiled.create_infer_request()
+        blob, box = letterbox(frame, self.imgsz)
+        output = request.infer({0: blob})[self.compiled.output(0)]
+        return postprocess(np.asarray(output), box, frame.shape[:2], self.names, conf)
+
+
+class UltralyticsEngine:
+    """PyTorch through Ultralytics: the reference, and the fallback without exports."""
+
+    name = "pytorch"
+
+    def __init__(self, weights: Path, imgsz: int, names: list[str], threads: int) -> None:
+        import torch
+        from ultralytics import YOLO
+
+        torch.set_num_threads(threads)
+        self.model = YOLO(str(weights), task="detect")
+        self.imgsz, self.names = imgsz, names
+        self.lock = threading.Lock()  # the Ultralytics predictor keeps per-call state
+
+    def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
+        with self.lock:
+            result = self.model.predict(frame, imgsz=self.imgsz, conf=conf, agnostic_nms=True, verbose=False)[0]
+        return from_ultralytics(result, self.names)
+
+
+def from_ultralytics(result: Any, names: list[str]) -> list[Detection]:
+    boxes = result.boxes
+    if boxes is None:
+        return []
+    return [
+        Detection(int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+        for c, p, b in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist(), strict=True)
+    ]
+
+
+def engine_files(model_dir: Path) -> dict[str, Path]:
+    """The engines a downloaded model directory can run, with the file each needs."""
+    artifacts = model_dir / "artifacts"
+    found = {}
+    xml = next((artifacts / "exports" / "model_openvino").glob("*.xml"), None)
+    if xml is not None:
+        found["openvino"] = xml
+    if (artifacts / "exports" / "model.onnx").is_file():
+        found["onnx"] = artifacts / "exports" / "model.onnx"
+    if (artifacts / "weights" / "best.pt").is_file():
+        found["pytorch"] = artifacts / "weights" / "best.pt"
+    return found
+
+
+def build_engine(model_dir: Path, imgsz: int, names: list[str], preference: str, threads: int) -> Engine:
+    """The preferred engine, or with `auto` the fastest one this version has files for."""
+    available = engine_files(model_dir)
+    order = ENGINE_ORDER if preference == "auto" else (preference,)
+    factories: dict[str, type[OpenVinoEngine] | type[OnnxEngine] | type[UltralyticsEngine]] = {
+        "openvino": OpenVinoEngine,
+        "onnx": OnnxEngine,
+        "pytorch": UltralyticsEngine,
+    }
+    for name in order:
+        if name in available:
+            try:
+                engine: Engine = factories[name](available[name], imgsz, names, threads)
+            except Exception as exc:  # each runtime raises its own types for a bad model file
+                raise ModelLoadError(f"{name} engine cannot load {available[name].name}: {exc}") from exc
+            return engine
+    wanted = "usable" if preference == "auto" else preference
+    raise ModelLoadError(f"no {wanted} engine: this version has {sorted(available) or 'no model files'}")

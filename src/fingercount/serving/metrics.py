@@ -1,0 +1,29 @@
+"""Prometheus metrics, one registry per app (so several apps can live in one process)."""
+
+from __future__ import annotations
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
+
+_LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5, 5.0)
+
+
+class ServingMetrics:
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Histogram(
+            "fingercount_request_seconds", "HTTP request latency", ["route", "status"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.inference = Histogram(
+            "fingercount_inference_seconds", "Engine inference latency", ["engine"],
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
+        self.model = Info("fingercount_model", "The model version being served", registry=self.registry)
+        self.model_loaded = Gauge("fingercount_model_loaded", "1 when a model is loaded", registry=self.registry)
+        self.swaps = Counter("fingercount_model_swaps", "Model swaps", registry=self.registry)
+        self.load_failures = Counter("fingercount_model_load_failures", "Failed model loads", registry=self.registry)
+        self.errors = Counter("fingercount_errors", "Error responses by code", ["code"], registry=self.registry)
+        self.dropped_frames = Counter(
+            "fingercount_ws_dropped_frames", "WebSocket frames replaced by a newer one before processing",
+            registry=self.registry,
+        )  # fmt: skip

@@ -1,0 +1,35 @@
+from __future__ import annotations
+
+from fastapi import APIRouter, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from fingercount.registry.connection import reachable
+from fingercount.serving.deps import State
+from fingercount.serving.schemas import HealthResponse
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthResponse)
+def health(state: State) -> HealthResponse:
+    """Liveness and readiness: is a model loaded (and if not, why), does the registry answer."""
+    loaded = state.manager.current()
+    registry_ok = reachable(state.settings.tracking_uri(), timeout=1.5)
+    reason = None
+    if loaded is None:
+        reason = state.manager.last_error or state.startup_error or "no model loaded yet"
+    elif not registry_ok:
+        reason = "registry unreachable; serving the loaded model"
+    return HealthResponse(
+        status="ok" if loaded is not None and registry_ok else "degraded",
+        model_loaded=loaded is not None,
+        model=None if loaded is None else loaded.info.as_dict(),
+        reason=reason,
+        registry_reachable=registry_ok,
+        preprocessing_enabled=state.settings.enable_preprocessing,
+    )
+
+
+@router.get("/metrics", include_in_schema=False)
+def metrics(state: State) -> Response:
+    return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

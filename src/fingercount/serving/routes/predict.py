@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import asyncio
+import json
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, File, Query, UploadFile, WebSocket, WebSocketDisconnect
+from starlette.concurrency import run_in_threadpool
+
+from fingercount.errors import FingercountError
+from fingercount.serving.deps import CurrentModel, ServingState, State, require_model
+from fingercount.serving.imaging import decode_image
+from fingercount.serving.predictor import predict_frame
+from fingercount.serving.schemas import PredictResponse
+
+router = APIRouter(tags=["predict"])
+
+Conf = Annotated[float | None, Query(ge=0.0, le=1.0, description="Confidence threshold (default: the model's).")]
+Preprocess = Annotated[bool | None, Query(description="Blur faces first (default: ENABLE_PREPROCESSING).")]
+
+
+def predict_bytes(state: ServingState, data: bytes, conf: float | None, preprocess: bool | None) -> PredictResponse:
+    """Decode, predict and record metrics; runs in a worker thread, never on the event loop."""
+    loaded = require_model(state)  # this request keeps this model even if a swap happens meanwhile
+    frame = decode_image(data, state.settings.max_upload_bytes, state.settings.max_image_pixels)
+    response, seconds = predict_frame(loaded, frame, conf, state.preprocessing(preprocess))
+    state.metrics.inference.labels(loaded.info.engine).observe(seconds)
+    return response
+
+
+@router.post("/predict", response_model=PredictResponse)
+async def predict(
+    state: State,
+    _model: CurrentModel,
+    file: Annotated[UploadFile, File()],
+    conf: Conf = None,
+    preprocess: Preprocess = None,
+) -> PredictResponse:
+    """Count fingers in one image (multipart field `file`: JPEG, PNG or WebP)."""
+    data = await file.read(state.settings.max_upload_bytes + 1)
+    return await run_in_threadpool(predict_bytes, state, data, conf, preprocess)
+
+
+@router.websocket("/ws/predict")
+async def predict_stream(websocket: WebSocket, conf: Conf = None, preprocess: Preprocess = None) -> None:
+    """Binary JPEG frames in, one JSON answer per processed frame out.
+
+    At most one frame is processed per connection; a frame that arrives while another is being
+    processed replaces any frame still waiting (newest wins) and is counted as dropped.
+    A text message `{"conf": 0.4, "preprocess": true}` changes the settings for later frames.
+    """
+    state: ServingState = websocket.app.state.serving
+    await websocket.accept()
+    options = StreamOptions(conf, preprocess)
+    waiting: list[tuple[int, bytes]] = []  # at most one entry: the newest unprocessed frame
+    ready = asyncio.Event()
+    received = dropped = 0
+    closed = False
+
+    async def receive() -> None:
+        nonlocal received, dropped, closed
+        try:
+            while True:
+                message = await websocket.receive()
+                if message["type"] == "websocket.disconnect":
+                    break
+                if message.get("text"):
+                    options.update(message["text"])
+                    continue
+                received += 1
+                if waiting:
+                    waiting.clear()
+                    dropped += 1
+                    state.metrics.dropped_frames.inc()
+                waiting.append((received, message.get("bytes") or b""))
+                ready.set()
+        except WebSocketDisconnect:
+            pass
+        finally:
+            closed = True
+            ready.set()
+
+    async def process() -> None:
+        while True:
+            await ready.wait()
+            ready.clear()
+            if closed:
+                return
+            if not waiting:
+                continue
+            frame_id, data = waiting.pop()
+            try:
+                result = await run_in_threadpool(predict_bytes, state, data, options.conf, options.preprocess)
+                payload = {**result.model_dump(), "frame_id": frame_id, "dropped_frames": dropped}
+            except FingercountError as exc:
+                state.metrics.errors.labels(exc.code).inc()
+                payload = {"frame_id": frame_id, "error": exc.code, "detail": str(exc), "dropped_frames": dropped}
+            await websocket.send_json(payload)
+
+    receiver = asyncio.create_task(receive())
+    try:
+        await process()
+    except (WebSocketDisconnect, RuntimeError):
+        pass  # the client went away mid-send
+    finally:
+        receiver.cancel()
+
+
+@dataclass
+class StreamOptions:
+    conf: float | None
+    preprocess: bool | None
+
+    def update(self, text: str) -> None:
+        """Apply a JSON control message; anything malformed is ignored."""
+        try:
+            update = json.loads(text)
+        except json.JSONDecodeError:
+            return
+        if not isinstance(update, dict):
+            return
+        if isinstance(update.get("conf"), int | float) and 0 <= update["conf"] <= 1:
+            self.conf = float(update["conf"])
+        if isinstance(update.get("preprocess"), bool):
+            self.preprocess = update["preprocess"]
