@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -12,6 +13,7 @@ import pytest
 
 from fingercount.config import TrainingConfig, load_training_config
 from fingercount.registry.connection import connect
+from fingercount.settings import Settings
 from fingercount.training.trainer import TrainResult, train
 from tests.conftest import CONFIGS
 
@@ -55,3 +57,64 @@ def first(workspace: Workspace) -> TrainResult:
         workspace.config(), workspace.tracking_uri, workspace.root / "configs/test_config.yaml",
         artifact_location=workspace.artifact_location, progress=False,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def second(workspace: Workspace, first: TrainResult) -> TrainResult:
+    """A second training (another lr0): version 2 of the same model."""
+    config = workspace.config(lr0=0.02)
+    return train(config, workspace.tracking_uri, progress=False, artifact_location=workspace.artifact_location)
+
+
+@contextmanager
+def running_server(settings: Settings, load_default: bool = True) -> Iterator[str]:
+    """A real uvicorn server on a free loopback port, in a thread; yields its base URL."""
+    import socket
+    import threading
+    import time
+
+    import uvicorn
+
+    from fingercount.serving.app import create_app
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(settings, load_default=load_default), host="127.0.0.1", port=port, log_level="warning"
+        )
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
+
+
+def serving_settings(workspace: Workspace, cache: Path, **env: str) -> Settings:
+    values = {
+        "MLFLOW_TRACKING_URI": workspace.tracking_uri,
+        "MODEL_NAME": "yolov11-finger-counting",
+        "MODEL_CACHE_DIR": str(cache),
+        "ENGINE_THREADS": "2",
+        **env,
+    }
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(interval)

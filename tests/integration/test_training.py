@@ -150,9 +150,7 @@ def test_pyfunc_predict_returns_detections(first: TrainResult) -> None:
     assert (frame[["y1", "y2"]] <= height + 1).all().all()
 
 
-def test_second_training_adds_version_2_and_gate_decides(first: TrainResult, workspace: Workspace) -> None:
-    second = train(workspace.config(lr0=0.02), workspace.tracking_uri, progress=False,
-                   artifact_location=workspace.artifact_location)  # fmt: skip
+def test_second_training_adds_version_2_and_gate_decides(first: TrainResult, second: TrainResult) -> None:
     assert second.model_version == "2"
     client = MlflowClient()
     first_acc = client.get_run(first.run_id).data.metrics["test/count_accuracy"]

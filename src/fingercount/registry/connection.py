@@ -8,14 +8,18 @@ from urllib.parse import urlparse
 from fingercount.errors import TrackingUnavailableError
 
 
-def configure(tracking_uri: str) -> None:
-    """Point the MLflow client at `tracking_uri` without checking that it answers."""
-    import mlflow
-
-    # The client's defaults retry for minutes; a dead server should be a clear error instead.
+def client_defaults() -> None:
+    """The client's defaults retry for minutes; a dead server should be a clear error instead."""
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "2")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
     os.environ.setdefault("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+
+
+def configure(tracking_uri: str) -> None:
+    """Point the process-wide MLflow client at `tracking_uri` without checking that it answers."""
+    import mlflow
+
+    client_defaults()
     mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_registry_uri(tracking_uri)
 

@@ -15,11 +15,11 @@ MAIN_PARAMS = (
 )
 
 
-def list_experiments(max_runs: int = 200) -> list[dict[str, Any]]:
+def list_experiments(max_runs: int = 200, uri: str | None = None) -> list[dict[str, Any]]:
     from mlflow import MlflowClient
     from mlflow.entities import ViewType
 
-    client = MlflowClient()
+    client = MlflowClient(tracking_uri=uri)
     found = []
     for experiment in client.search_experiments(view_type=ViewType.ACTIVE_ONLY):
         runs = client.search_runs([experiment.experiment_id], max_results=max_runs, order_by=["start_time DESC"])

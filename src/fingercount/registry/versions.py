@@ -17,10 +17,11 @@ DEFAULT_GATE_METRIC = "test/count_accuracy"
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
 
 
-def _client() -> Any:
+def _client(uri: str | None = None) -> Any:
+    """A client for `uri`, or for the process-wide URI when None (the CLI and training)."""
     from mlflow import MlflowClient
 
-    return MlflowClient()
+    return MlflowClient(tracking_uri=uri, registry_uri=uri)
 
 
 def sha256_tree(root: Path) -> dict[str, str]:
@@ -96,15 +97,20 @@ def _version_by_alias(client: Any, name: str, alias: str) -> Any | None:
 
 
 def promote(
-    name: str, version: str, alias: str, metric: str = DEFAULT_GATE_METRIC, force: bool = False
+    name: str,
+    version: str,
+    alias: str,
+    metric: str = DEFAULT_GATE_METRIC,
+    force: bool = False,
+    uri: str | None = None,
 ) -> PromotionDecision:
     """Move `alias` to `version` if its metric is at least the current holder's (or `force`).
 
     The decision and both figures are written as tags on the candidate version.
     """
-    client = _client()
+    client = _client(uri)
     alias = alias.lower()
-    candidate = get_version(name, version)
+    candidate = get_version(name, version, uri)
     current = _version_by_alias(client, name, alias)
     new_value = _run_metric(client, candidate, metric)
     current_value = _run_metric(client, current, metric) if current is not None else None
@@ -144,20 +150,26 @@ def _set_legacy_stage(client: Any, name: str, version: str, alias: str) -> None:
         client.transition_model_version_stage(name, version, stage, archive_existing_versions=False)
 
 
-def get_version(name: str, version: str) -> Any:
+def get_version(name: str, version: str, uri: str | None = None) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
-        return _client().get_model_version(name, str(version))
+        return _client(uri).get_model_version(name, str(version))
     except MlflowException:
         raise ModelNotFoundError(f"registered model {name!r} has no version {version}") from None
 
 
-def resolve_version(name: str, version: str | None = None, alias: str | None = None, stage: str | None = None) -> Any:
+def resolve_version(
+    name: str,
+    version: str | None = None,
+    alias: str | None = None,
+    stage: str | None = None,
+    uri: str | None = None,
+) -> Any:
     """A model version by number, alias, or stage (alias of the same name first, then legacy stage)."""
-    client = _client()
+    client = _client(uri)
     if version is not None:
-        return get_version(name, version)
+        return get_version(name, version, uri)
     label = alias or stage
     if label is None:
         raise ModelNotFoundError("give a version, an alias or a stage")
@@ -208,14 +220,14 @@ def resolve_model_uri(uri: str, dst: Path | None = None) -> tuple[Any, Path]:
     return found, Path(local)
 
 
-def describe_version(name: str, version: str | None = None) -> dict[str, Any]:
-    client = _client()
+def describe_version(name: str, version: str | None = None, uri: str | None = None) -> dict[str, Any]:
+    client = _client(uri)
     if version is None:
         versions = client.search_model_versions(f"name='{name}'")
         if not versions:
             raise ModelNotFoundError(f"no registered model named {name!r}")
         version = str(max(int(v.version) for v in versions))
-    found = get_version(name, version)
+    found = get_version(name, version, uri)
     return _version_dict(found)
 
 
@@ -232,8 +244,8 @@ def _version_dict(found: Any, aliases: list[str] | None = None) -> dict[str, Any
     }
 
 
-def list_models() -> list[dict[str, Any]]:
-    client = _client()
+def list_models(uri: str | None = None) -> list[dict[str, Any]]:
+    client = _client(uri)
     models = []
     for model in client.search_registered_models():
         versions = client.search_model_versions(f"name='{model.name}'")

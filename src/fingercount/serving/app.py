@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse, RedirectResponse
 
 from fingercount import __version__
 from fingercount.errors import FingercountError, PayloadTooLargeError
-from fingercount.registry.connection import configure
+from fingercount.registry.connection import client_defaults
 from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
@@ -52,13 +52,17 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         metrics.model.info({"name": info.name, "version": info.version, "engine": info.engine})
 
     manager = ModelManager(
-        settings.model_cache_dir.expanduser(), settings.engine, settings.engine_threads, on_swap=on_swap
+        settings.tracking_uri(),
+        settings.model_cache_dir.expanduser(),
+        settings.engine,
+        settings.engine_threads,
+        on_swap=on_swap,
     )
     state = ServingState(settings=settings, manager=manager, metrics=metrics)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        configure(settings.tracking_uri())
+        client_defaults()
         if settings.enable_preprocessing:
             _ = state.face_blur  # load CenterFace before the first request
         if load_default:

@@ -50,7 +50,8 @@ class OpenVinoEngine:
         import openvino as ov
 
         core = ov.Core()
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        # f32: on CPUs with bf16 support OpenVINO would otherwise lower the precision by itself.
+        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
         self.compiled = core.compile_model(str(xml), "CPU", config)
         self._local = threading.local()  # an infer request is not thread-safe; one per thread
         self.imgsz, self.names = imgsz, names

@@ -79,11 +79,13 @@ def warmup_frame() -> np.ndarray:
 class ModelManager:
     def __init__(
         self,
+        tracking_uri: str,
         cache_dir: Path,
         engine: str = "auto",
         threads: int = 2,
         on_swap: Callable[[ModelInfo], None] | None = None,
     ) -> None:
+        self.tracking_uri = tracking_uri  # per manager, not MLflow's process-wide URI
         self.cache_dir = cache_dir
         self.engine_preference = engine
         self.threads = threads
@@ -109,7 +111,7 @@ class ModelManager:
         requested = f"version {version}" if version else f"alias {alias}" if alias else f"stage {stage}"
         with self._load_lock:
             try:
-                found = resolve_version(name, version=version, alias=alias, stage=stage)
+                found = resolve_version(name, version=version, alias=alias, stage=stage, uri=self.tracking_uri)
                 loaded = self._build(name, str(found.version), sorted(found.aliases or []), requested)
             except FingercountError as exc:
                 self.last_error = str(exc)
@@ -125,7 +127,11 @@ class ModelManager:
     def _build(self, name: str, version: str, aliases: list[str], requested: str) -> LoadedModel:
         model_dir = self._download(name, version)
         metadata = json.loads((model_dir / "artifacts" / "metadata.json").read_text())
-        verify_checksums(model_dir, metadata)
+        try:
+            verify_checksums(model_dir, metadata)
+        except ModelLoadError:
+            shutil.rmtree(model_dir, ignore_errors=True)  # the next load downloads it afresh
+            raise
         names = [str(n) for n in metadata["class_names"]]
         engine = build_engine(model_dir, int(metadata["imgsz"]), names, self.engine_preference, self.threads)
         info = ModelInfo(
@@ -152,7 +158,12 @@ class ModelManager:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         try:
-            mlflow.artifacts.download_artifacts(artifact_uri=f"models:/{name}/{version}", dst_path=str(partial))
+            mlflow.artifacts.download_artifacts(
+                artifact_uri=f"models:/{name}/{version}",
+                dst_path=str(partial),
+                tracking_uri=self.tracking_uri,
+                registry_uri=self.tracking_uri,
+            )
         except Exception as exc:  # MLflow raises several types for network and storage failures
             shutil.rmtree(partial, ignore_errors=True)
             raise ModelLoadError(f"cannot download {name} version {version}: {str(exc).splitlines()[0]}") from None
@@ -184,7 +195,7 @@ class AliasFollower:
         """Load the alias's version if it differs from the one serving; True if it swapped."""
         from fingercount.registry.versions import resolve_version
 
-        target = str(resolve_version(self.name, alias=self.alias).version)
+        target = str(resolve_version(self.name, alias=self.alias, uri=self.manager.tracking_uri).version)
         current = self.manager.current()
         if current is not None and current.info.name == self.name and current.info.version == target:
             return False

@@ -37,7 +37,7 @@ def list_models(state: State) -> list[dict[str, Any]]:
     """Every registered model with all its versions, aliases, legacy stage, architecture and test metrics."""
     from fingercount.registry.versions import list_models as registry_models
 
-    models = registry_models()
+    models = registry_models(uri=state.settings.tracking_uri())
     serving = state.manager.current()
     for model in models:
         for version in model["versions"]:
@@ -52,7 +52,8 @@ def experiments(state: State) -> dict[str, Any]:
     """Experiments with their runs: status, metrics and main parameters."""
     from fingercount.registry.runs import list_experiments
 
-    return {"mlflow_ui_url": state.settings.mlflow_ui_url, "experiments": list_experiments()}
+    experiments = list_experiments(uri=state.settings.tracking_uri())
+    return {"mlflow_ui_url": state.settings.mlflow_ui_url, "experiments": experiments}
 
 
 @router.post("/load", response_model=ModelState)
