@@ -21,7 +21,8 @@ class Settings(BaseSettings):
     model_stage: str | None = Field(default=None, alias="MODEL_STAGE")
     model_alias: str | None = Field(default=None, alias="MODEL_ALIAS")
     picsellia_token: str | None = Field(default=None, alias="PICSELLIA_TOKEN")
-    home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
+    # Not `home`: pydantic-settings would also read the HOME variable into it.
+    fingercount_home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
     artifact_root: str = Field(default="", alias="MLFLOW_ARTIFACT_ROOT")
     model_follow: bool = Field(default=False, alias="MODEL_FOLLOW")
     model_follow_interval: float = Field(default=10.0, gt=0, alias="MODEL_FOLLOW_INTERVAL")
@@ -42,7 +43,7 @@ class Settings(BaseSettings):
         """The configured URI, or the embedded SQLite store under the working folder."""
         if self.mlflow_tracking_uri:
             return self.mlflow_tracking_uri
-        return f"sqlite:///{(self.home / 'mlruns.db').resolve()}"
+        return f"sqlite:///{(self.fingercount_home / 'mlruns.db').resolve()}"
 
     def default_model_ref(self) -> dict[str, str]:
         """What to load at startup: MODEL_ALIAS wins, then MODEL_STAGE, else the production alias."""
@@ -64,7 +65,7 @@ class Settings(BaseSettings):
         if self.artifact_root:
             return self.artifact_root
         if self.tracking_uri().startswith("sqlite:"):
-            return (self.home / "mlartifacts").resolve().as_uri()
+            return (self.fingercount_home / "mlartifacts").resolve().as_uri()
         return None
 
 

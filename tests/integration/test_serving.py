@@ -373,3 +373,58 @@ def iou(a: tuple[float, ...], b: tuple[float, ...]) -> float:
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def test_exported_engine_path_never_imports_torch(
+    versions: tuple[str, str], workspace: Workspace, tmp_path: Path
+) -> None:
+    """The serving container must not need PyTorch for versions with exports."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys, time
+from fastapi.testclient import TestClient
+from fingercount.serving.app import create_app
+from fingercount.settings import Settings
+settings = Settings(_env_file=None, MLFLOW_TRACKING_URI={workspace.tracking_uri!r}, MODEL_NAME={MODEL!r},
+                    MODEL_ALIAS={DEFAULT_ALIAS!r}, MODEL_CACHE_DIR={str(tmp_path)!r}, ENGINE="onnx")
+with TestClient(create_app(settings)) as client:
+    for _ in range(300):
+        if client.get("/health").json()["model_loaded"]:
+            break
+        time.sleep(0.1)
+    image = open({str(sorted(Path("data/test-prepared/images/test").iterdir())[0])!r}, "rb").read()
+    response = client.post("/predict", files={{"file": ("f.jpg", image, "image/jpeg")}})
+    assert response.status_code == 200, response.text
+    assert response.json()["model_version"] == "1"
+print("torch" in sys.modules, "ultralytics" in sys.modules)
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300, check=False)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "False False"
+
+
+def test_health_answers_while_predictions_run(server: str) -> None:
+    import time
+
+    image = sample_image()
+    stop = threading.Event()
+
+    def busy() -> None:
+        with httpx.Client(timeout=60) as http:
+            while not stop.is_set():
+                http.post(f"{server}/predict", files={"file": ("f.jpg", image, "image/jpeg")})
+
+    threads = [threading.Thread(target=busy) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    try:
+        time.sleep(0.5)
+        started = time.perf_counter()
+        assert httpx.get(f"{server}/models/current", timeout=10).status_code == 200
+        assert time.perf_counter() - started < 5  # answered while six clients keep the engine busy
+    finally:
+        stop.set()
+        for thread in threads:
+            thread.join()

@@ -30,3 +30,11 @@ def test_server_decides_artifacts(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.tracking_uri() == "http://mlflow:5000"
     assert settings.artifact_location() is None
     assert settings.model_stage == "Production"
+
+
+def test_home_variable_does_not_move_the_store(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.delenv("FINGERCOUNT_HOME", raising=False)
+    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
+    monkeypatch.setenv("HOME", "/somewhere/else")
+    monkeypatch.chdir(tmp_path)
+    assert Settings(_env_file=None).tracking_uri() == f"sqlite:///{tmp_path / 'mlruns.db'}"
