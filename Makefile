@@ -36,6 +36,7 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/synthetic_speed.py
 	$(PY) benchmarks/tracking_overhead.py
 	$(PY) benchmarks/face_blur.py
+	$(PY) benchmarks/serving.py
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

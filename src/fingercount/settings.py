@@ -29,6 +29,7 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(default=Path("~/.cache/fingercount/models"), alias="MODEL_CACHE_DIR")
     admin_token: str | None = Field(default=None, alias="ADMIN_TOKEN")
     engine: Literal["auto", "openvino", "onnx", "pytorch"] = Field(default="auto", alias="ENGINE")
+    openvino_precision: Literal["f32", "bf16", "f16", "auto"] = Field(default="f32", alias="OPENVINO_PRECISION")
     engine_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="ENGINE_THREADS")
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(default=40_000_000, ge=1, alias="MAX_IMAGE_PIXELS")
@@ -37,7 +38,9 @@ class Settings(BaseSettings):
     face_blur_threshold: float = Field(default=0.2, gt=0, lt=1, alias="FACE_BLUR_THRESHOLD")
     face_blur_mode: Literal["blur", "mosaic", "solid"] = Field(default="blur", alias="FACE_BLUR_MODE")
     face_blur_mask_scale: float = Field(default=1.3, ge=1, le=3, alias="FACE_BLUR_MASK_SCALE")
-    face_blur_detect_size: int | None = Field(default=320, ge=64, alias="FACE_BLUR_DETECT_SIZE")
+    # Serving is latency-bound: 192 px keeps the step under 15 ms at 640x480 (docs/benchmarks.md);
+    # data preparation (configs) defaults to 320 px, where accuracy on small faces matters more.
+    face_blur_detect_size: int | None = Field(default=192, ge=64, alias="FACE_BLUR_DETECT_SIZE")
 
     def tracking_uri(self) -> str:
         """The configured URI, or the embedded SQLite store under the working folder."""

@@ -4,19 +4,19 @@ from __future__ import annotations
 
 import logging
 import threading
-import time
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request, Response
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from fingercount import __version__
-from fingercount.errors import FingercountError, PayloadTooLargeError
+from fingercount.errors import FingercountError
 from fingercount.registry.connection import client_defaults
 from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
+from fingercount.serving.middleware import ObserveMiddleware
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
 from fingercount.serving.routes import health, models, predict
 from fingercount.settings import Settings, quiet_third_parties
@@ -56,6 +56,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         settings.model_cache_dir.expanduser(),
         settings.engine,
         settings.engine_threads,
+        settings.openvino_precision,
         on_swap=on_swap,
     )
     state = ServingState(settings=settings, manager=manager, metrics=metrics)
@@ -95,19 +96,8 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return _error("invalid_request", problems, 422)
 
-    @app.middleware("http")
-    async def observe(request: Request, call_next: Callable[[Request], Awaitable[Response]]) -> Response:
-        started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length and length.isdigit() and int(length) > settings.max_upload_bytes + 64 * 1024:
-            exc = PayloadTooLargeError(f"the request body is {length} bytes; the limit is {settings.max_upload_bytes}")
-            metrics.errors.labels(exc.code).inc()
-            return _error(exc.code, str(exc), exc.http_status)
-        response = await call_next(request)
-        route = request.scope.get("route")
-        path = getattr(route, "path", "unmatched")
-        metrics.requests.labels(path, str(response.status_code)).observe(time.perf_counter() - started)
-        return response
+    # Multipart framing adds a little to the file itself; the route checks the file's own size.
+    app.add_middleware(ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024)
 
     app.include_router(health.router)
     app.include_router(models.router)

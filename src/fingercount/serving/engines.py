@@ -46,13 +46,17 @@ class OnnxEngine:
 class OpenVinoEngine:
     name = "openvino"
 
-    def __init__(self, xml: Path, imgsz: int, names: list[str], threads: int) -> None:
+    def __init__(self, xml: Path, imgsz: int, names: list[str], threads: int, precision: str = "f32") -> None:
         import openvino as ov
 
         core = ov.Core()
-        # f32: on CPUs with bf16 support OpenVINO would otherwise lower the precision by itself.
-        config = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads, "INFERENCE_PRECISION_HINT": "f32"}
+        config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
+        # f32 by default: on CPUs with bf16 (AMX, AVX512-BF16) OpenVINO would lower the precision by
+        # itself — about 2x faster, but scores move by ~1e-2 (OPENVINO_PRECISION=bf16 opts in).
+        if precision != "auto":
+            config["INFERENCE_PRECISION_HINT"] = precision
         self.compiled = core.compile_model(str(xml), "CPU", config)
+        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
         self._local = threading.local()  # an infer request is not thread-safe; one per thread
         self.imgsz, self.names = imgsz, names
 
@@ -109,19 +113,22 @@ def engine_files(model_dir: Path) -> dict[str, Path]:
     return found
 
 
-def build_engine(model_dir: Path, imgsz: int, names: list[str], preference: str, threads: int) -> Engine:
+def build_engine(
+    model_dir: Path, imgsz: int, names: list[str], preference: str, threads: int, openvino_precision: str = "f32"
+) -> Engine:
     """The preferred engine, or with `auto` the fastest one this version has files for."""
     available = engine_files(model_dir)
     order = ENGINE_ORDER if preference == "auto" else (preference,)
-    factories: dict[str, type[OpenVinoEngine] | type[OnnxEngine] | type[UltralyticsEngine]] = {
-        "openvino": OpenVinoEngine,
-        "onnx": OnnxEngine,
-        "pytorch": UltralyticsEngine,
-    }
     for name in order:
         if name in available:
             try:
-                engine: Engine = factories[name](available[name], imgsz, names, threads)
+                engine: Engine
+                if name == "openvino":
+                    engine = OpenVinoEngine(available[name], imgsz, names, threads, openvino_precision)
+                elif name == "onnx":
+                    engine = OnnxEngine(available[name], imgsz, names, threads)
+                else:
+                    engine = UltralyticsEngine(available[name], imgsz, names, threads)
             except Exception as exc:  # each runtime raises its own types for a bad model file
                 raise ModelLoadError(f"{name} engine cannot load {available[name].name}: {exc}") from exc
             return engine

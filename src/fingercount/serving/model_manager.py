@@ -83,12 +83,14 @@ class ModelManager:
         cache_dir: Path,
         engine: str = "auto",
         threads: int = 2,
+        openvino_precision: str = "f32",
         on_swap: Callable[[ModelInfo], None] | None = None,
     ) -> None:
         self.tracking_uri = tracking_uri  # per manager, not MLflow's process-wide URI
         self.cache_dir = cache_dir
         self.engine_preference = engine
         self.threads = threads
+        self.openvino_precision = openvino_precision
         self._current: LoadedModel | None = None
         self._load_lock = threading.Lock()  # one load at a time; predictions never take it
         self._on_swap = on_swap
@@ -133,7 +135,9 @@ class ModelManager:
             shutil.rmtree(model_dir, ignore_errors=True)  # the next load downloads it afresh
             raise
         names = [str(n) for n in metadata["class_names"]]
-        engine = build_engine(model_dir, int(metadata["imgsz"]), names, self.engine_preference, self.threads)
+        engine = build_engine(
+            model_dir, int(metadata["imgsz"]), names, self.engine_preference, self.threads, self.openvino_precision
+        )
         info = ModelInfo(
             name=name, version=version, aliases=tuple(aliases), engine=engine.name, imgsz=int(metadata["imgsz"]),
             count_conf=float(metadata["count_conf"]), class_names=tuple(names),

@@ -1,0 +1,228 @@
+"""Serving latency on one 640x480 JPEG with a model at imgsz 320, all in one run.
+
+    python benchmarks/serving.py [--requests 100] [--tracking-uri URI --model NAME --version N]
+
+Without a registry model given, it trains a 1-epoch YOLO11n at imgsz 320 on a small synthetic
+set into a temporary store first (weights don't change latency, only the architecture and size
+do). Prints: Ultralytics PyTorch predict; each engine; /predict end to end (p50/p95) at
+concurrency 1 and 4 against a `fingercount serve` subprocess; WebSocket frames/s.
+Targets: /predict p50 with the default engine <= 0.5x Ultralytics predict; HTTP + decode +
+postprocess overhead <= 25% of the engine's time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import cv2
+import httpx
+import numpy as np
+
+REPO = Path(__file__).resolve().parents[1]
+MODEL = "yolov11-finger-counting"
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def timed(call: Callable[[], object], repeats: int, warmup: int = 5) -> list[float]:
+    for _ in range(warmup):
+        call()
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        call()
+        times.append((time.perf_counter() - started) * 1000)
+    return times
+
+
+def benchmark_frame() -> bytes:
+    from fingercount.data.synthetic import render
+
+    square = render(seed=7, index=3, size=640, max_hands=3).image
+    ok, encoded = cv2.imencode(".jpg", square[80:560], [cv2.IMWRITE_JPEG_QUALITY, 90])  # 640x480
+    assert ok
+    return encoded.tobytes()
+
+
+def train_model(root: Path) -> str:
+    """A throw-away registered model at imgsz 320 in a store under `root`; returns its URI."""
+    from fingercount.config import load_training_config
+    from fingercount.training.trainer import train
+
+    shutil.copytree(REPO / "configs", root / "configs")
+    os.chdir(root)
+    config = load_training_config(Path("configs/test_config.yaml"))
+    config = config.model_copy(
+        update={
+            "dataset": config.dataset.model_copy(update={"img_size": 320}),
+            "training": config.training.model_copy(update={"epochs": 1}),
+            "mlflow": config.mlflow.model_copy(update={"experiment_name": "serving-benchmark"}),
+        }
+    )
+    uri = f"sqlite:///{root / 'mlruns.db'}"
+    train(config, uri, progress=False, artifact_location=(root / "mlartifacts").as_uri())
+    return uri
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http_latencies(base: str, image: bytes, requests: int, concurrency: int) -> list[float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+    per_thread = requests // concurrency
+
+    def worker() -> None:
+        with httpx.Client(timeout=60) as client:
+            for _ in range(per_thread):
+                started = time.perf_counter()
+                response = client.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")})
+                elapsed = (time.perf_counter() - started) * 1000
+                response.raise_for_status()
+                with lock:
+                    latencies.append(elapsed)
+
+    threads = [threading.Thread(target=worker) for _ in range(concurrency)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return latencies
+
+
+def websocket_fps(base: str, image: bytes, frames: int) -> float:
+    from websockets.sync.client import connect
+
+    with connect(base.replace("http", "ws") + "/ws/predict") as ws:
+        for _ in range(5):
+            ws.send(image)
+            json.loads(ws.recv())
+        started = time.perf_counter()
+        for _ in range(frames):
+            ws.send(image)
+            json.loads(ws.recv())
+        return frames / (time.perf_counter() - started)
+
+
+def serve_and_measure(
+    args: argparse.Namespace, uri: str, work: Path, image: bytes, precision: str, rows: list[tuple[str, list[float]]]
+) -> tuple[str, float]:
+    """Start `fingercount serve`, load the version, measure /predict and the WebSocket; (engine, fps)."""
+    port = free_port()
+    env = {
+        **os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": args.model, "MODEL_ALIAS": "",
+        "MODEL_STAGE": "", "MODEL_CACHE_DIR": str(work / "cache"), "ENGINE_THREADS": str(args.threads),
+        "OPENVINO_PRECISION": precision,
+    }  # fmt: skip
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fingercount", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    base = f"http://127.0.0.1:{port}"
+    try:
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        params = {"model_name": args.model, "version": args.version}
+        state = httpx.post(f"{base}/models/load", params=params, timeout=300)
+        state.raise_for_status()
+        engine = state.json()["model"]["engine"]
+        http_latencies(base, image, 10, 1)  # warm-up
+        for concurrency in (1, 4):
+            latencies = http_latencies(base, image, args.requests, concurrency)
+            rows.append((f"/predict {engine} {precision}, conc. {concurrency}", latencies))
+        return engine, websocket_fps(base, image, args.requests)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--tracking-uri")
+    parser.add_argument("--model", default=MODEL)
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    args = parser.parse_args()
+
+    from fingercount.registry.versions import resolve_model_uri
+    from fingercount.serving.engines import build_engine
+    from fingercount.settings import quiet_third_parties
+
+    quiet_third_parties()
+    work = Path(tempfile.mkdtemp(prefix="fc-serving-bench-"))
+    uri = args.tracking_uri or train_model(work)
+    from fingercount.registry.connection import connect
+
+    connect(uri)
+    _, local = resolve_model_uri(f"models:/{args.model}/{args.version}", work / "model")
+    metadata = json.loads((local / "artifacts" / "metadata.json").read_text())
+    imgsz, names, conf = metadata["imgsz"], metadata["class_names"], metadata["count_conf"]
+    image = benchmark_frame()
+    frame = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+
+    from ultralytics import YOLO
+
+    yolo = YOLO(str(local / "artifacts" / "weights" / "best.pt"), task="detect")
+    rows: list[tuple[str, list[float]]] = [
+        (
+            "Ultralytics PyTorch predict",
+            timed(lambda: yolo.predict(frame, imgsz=imgsz, conf=conf, agnostic_nms=True, verbose=False), args.requests),
+        )
+    ]
+    engine_p50 = {}
+    for name, precision in (("openvino", "f32"), ("openvino", "bf16"), ("onnx", ""), ("pytorch", "")):
+        engine = build_engine(local, imgsz, names, name, args.threads, precision or "f32")
+        times = timed(lambda engine=engine: engine.predict(frame, conf), args.requests)  # type: ignore[misc]
+        label = f"{name} {precision}".strip()
+        engine_p50[label] = statistics.median(times)
+        rows.append((f"engine: {label}", times))
+
+    served: dict[str, tuple[str, float]] = {}
+    for precision in ("f32", "bf16"):
+        served[precision] = serve_and_measure(args, uri, work, image, precision, rows)
+    fps = served["f32"][1]
+    shutil.rmtree(work, ignore_errors=True)
+
+    reference = statistics.median(rows[0][1])
+    print(f"serving benchmark: 640x480 JPEG, imgsz {imgsz}, {args.requests} requests, {args.threads} engine threads")
+    print(f"{'path':<36} {'p50 ms':>8} {'p95 ms':>8} {'vs Ultralytics':>15}")
+    for label, times in rows:
+        p50 = statistics.median(times)
+        print(f"{label:<36} {p50:>8.1f} {percentile(times, 0.95):>8.1f} {p50 / reference:>14.2f}x")
+    print(f"WebSocket, one frame in flight (default engine): {fps:.1f} frames/s")
+    for precision, (engine, _) in served.items():
+        e2e = statistics.median(next(t for label, t in rows if label == f"/predict {engine} {precision}, conc. 1"))
+        engine_label = f"{engine} {precision}" if engine == "openvino" else engine
+        overhead = (e2e - engine_p50[engine_label]) / engine_p50[engine_label]
+        print(
+            f"{engine_label}: /predict p50 {e2e / reference:.2f}x Ultralytics (target <= 0.5x); "
+            f"HTTP + decode + postprocess overhead {overhead * 100:.0f}% of the engine (target <= 25%)"
+        )
+
+
+if __name__ == "__main__":
+    main()
