@@ -9,6 +9,9 @@ import pytest
 from fingercount.data.sources.synthetic import write_synthetic
 from fingercount.settings import quiet_third_parties
 
+# Training workspaces, trained model versions and the test server, shared by integration and e2e tests.
+pytest_plugins = ["tests.workspace"]
+
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 

@@ -11,8 +11,8 @@ import pytest
 
 from fingercount.training.trainer import TrainResult
 from tests.conftest import REPO, run_cli
-from tests.integration.conftest import Workspace
 from tests.unit.training.test_tracking import free_port
+from tests.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 DATA = "data/test-prepared/data.yaml"

@@ -17,8 +17,8 @@ from mlflow import MlflowClient
 from skimage import data as samples
 
 from fingercount.training.trainer import TrainResult
-from tests.integration.conftest import Workspace, running_server, serving_settings, wait_for
 from tests.unit.training.test_tracking import free_port
+from tests.workspace import Workspace, running_server, serving_settings, wait_for
 
 pytestmark = pytest.mark.slow
 MODEL = "yolov11-finger-counting"

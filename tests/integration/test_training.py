@@ -15,7 +15,7 @@ from fingercount.registry.versions import promote, resolve_model_uri
 from fingercount.training import trainer as trainer_module
 from fingercount.training.tracking import EPOCH_METRICS
 from fingercount.training.trainer import TrainResult, train
-from tests.integration.conftest import Workspace
+from tests.workspace import Workspace
 
 pytestmark = pytest.mark.slow
 MODEL = "yolov11-finger-counting"

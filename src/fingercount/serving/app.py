@@ -6,10 +6,12 @@ import logging
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
 
 from fingercount import __version__
 from fingercount.errors import FingercountError
@@ -103,8 +105,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     app.include_router(models.router)
     app.include_router(predict.router)
 
-    @app.get("/", include_in_schema=False)
-    def root() -> RedirectResponse:
-        return RedirectResponse("/docs")
+    # The dashboard: static files, no build step; mounted last so the API routes win.
+    app.mount("/", StaticFiles(directory=Path(__file__).with_name("static"), html=True), name="dashboard")
 
     return app

@@ -1,4 +1,5 @@
-"""A workspace with the repository's configs and a fresh embedded MLflow store."""
+"""Fixtures: a workspace with the repository's configs, a fresh embedded MLflow store, trained
+versions, and a real uvicorn server."""
 
 from __future__ import annotations
 
