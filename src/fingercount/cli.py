@@ -190,6 +190,23 @@ def serve_command(
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level=log_level)
 
 
+@app.command("demo")
+def demo_command(
+    config: Annotated[Path, typer.Option("--config", "-t", help="Training config of the demo.")] = Path(
+        "configs/demo_config.yaml"
+    ),
+    fresh: Annotated[bool, typer.Option("--fresh", help="Retrain even if this config was trained already.")] = False,
+    host: Annotated[str, typer.Option(help="Interface for the dashboard and the MLflow UI.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard and API port.")] = 8000,
+    ui_port: Annotated[int, typer.Option(min=1, max=65535, help="MLflow UI port.")] = 5000,
+    serve: Annotated[bool, typer.Option(help="Start the dashboard and MLflow UI at the end.")] = True,
+) -> None:
+    """The whole loop on CPU: synthetic data, training, evaluation, registry, then dashboard + MLflow UI."""
+    from fingercount.demo import run_demo
+
+    run_demo(config, fresh, host, port, ui_port, serve)
+
+
 models_app = typer.Typer(help="The model registry: list, describe and promote versions.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 

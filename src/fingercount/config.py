@@ -39,6 +39,15 @@ class SyntheticSourceConfig(StrictModel):
     img_size: int = Field(320, ge=64, le=2048)
     max_hands: int = Field(3, ge=1, le=8)
     include_fist: bool = Field(False, description="also draw fists (class '0')")
+    hand_scale: tuple[float, float] = Field((0.045, 0.085), description="palm radius range, fraction of the side")
+
+    @field_validator("hand_scale")
+    @classmethod
+    def _scale_range(cls, value: tuple[float, float]) -> tuple[float, float]:
+        low, high = value
+        if not 0.02 <= low <= high <= 0.15:
+            raise ValueError(f"must be [low, high] with 0.02 <= low <= high <= 0.15, got {list(value)}")
+        return value
 
 
 class LocalSourceConfig(StrictModel):

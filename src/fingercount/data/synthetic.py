@@ -189,10 +189,13 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return canvas
 
 
-def _random_hand(rng: np.random.Generator, size: int, count: int) -> HandSpec:
+DEFAULT_HAND_SCALE = (0.045, 0.085)  # palm radius as a fraction of the image side
+
+
+def _random_hand(rng: np.random.Generator, size: int, count: int, scale: tuple[float, float]) -> HandSpec:
     up = np.zeros(len(FINGERS), dtype=bool)
     up[rng.choice(len(FINGERS), size=count, replace=False)] = True
-    radius = float(rng.uniform(0.045, 0.085) * size)
+    radius = float(rng.uniform(*scale) * size)
     margin = 2.6 * radius
     tone = _SKIN_TONES[rng.integers(0, len(_SKIN_TONES))] * rng.uniform(0.9, 1.1, 3)
     return HandSpec(
@@ -211,7 +214,12 @@ def _overlaps(a: tuple[float, ...], b: tuple[float, ...]) -> bool:
 
 
 def render(
-    seed: int, index: int, size: int = 320, max_hands: int = 3, include_fist: bool = False
+    seed: int,
+    index: int,
+    size: int = 320,
+    max_hands: int = 3,
+    include_fist: bool = False,
+    hand_scale: tuple[float, float] = DEFAULT_HAND_SCALE,
 ) -> SyntheticImage:
     """Image number `index` of the dataset for `seed`."""
     rng = np.random.default_rng([seed, index])
@@ -221,7 +229,7 @@ def render(
     for _ in range(int(rng.integers(1, max_hands + 1))):
         count = int(rng.integers(lowest, 6))
         for _attempt in range(20):
-            spec = _random_hand(rng, size, count)
+            spec = _random_hand(rng, size, count, hand_scale)
             extent = approx_extent(spec)
             if all(not _overlaps(extent, approx_extent(other)) for other in placed):
                 placed.append(spec)

@@ -26,12 +26,12 @@ def configure(tracking_uri: str) -> None:
 
 def connect(tracking_uri: str, timeout: float = 5.0) -> None:
     """Point MLflow at `tracking_uri`, failing within seconds when a server does not answer."""
-    configure(tracking_uri)
-    if not reachable(tracking_uri, timeout):
+    if not reachable(tracking_uri, timeout):  # checked first: a dead URI never becomes the current one
         raise TrackingUnavailableError(
             f"MLflow tracking server {tracking_uri} is not reachable; "
             "start it or set MLFLOW_TRACKING_URI to a reachable server (unset: embedded SQLite store)"
         )
+    configure(tracking_uri)
 
 
 def reachable(tracking_uri: str, timeout: float = 2.0) -> bool:

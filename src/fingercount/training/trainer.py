@@ -5,6 +5,7 @@ This function owns the one MLflow run of a training; the CLI is a thin wrapper a
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 import tempfile
@@ -48,6 +49,12 @@ class TrainResult:
     seconds: dict[str, float] = field(default_factory=dict)
 
 
+def config_key(config: TrainingConfig, content_hash: str) -> str:
+    """Identifies "this config on this data": a run with the same key can be reused."""
+    payload = json.dumps(config.model_dump(mode="json"), sort_keys=True) + content_hash
+    return hashlib.sha256(payload.encode()).hexdigest()[:16]
+
+
 def prepare_dataset(config: TrainingConfig, progress: bool = True) -> PrepareResult:
     data_config = load_data_config(config.dataset.config)
     dataset = source_from_config(data_config).load(progress=progress)
@@ -81,7 +88,11 @@ def train(
     if not track:
         return _fit(YOLO(source), config, data_yaml, experiments_dir / "untracked", "run", None)
 
-    tags = {"architecture": config.model.architecture, "dataset.content_hash": prepared.manifest["content_hash"]}
+    tags = {
+        "architecture": config.model.architecture,
+        "dataset.content_hash": prepared.manifest["content_hash"],
+        "config_key": config_key(config, prepared.manifest["content_hash"]),
+    }
     run_name = f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
     with tracking.tracked_run(config.mlflow.experiment_name, run_name, tags, artifact_location) as run:
         run_id = run.info.run_id

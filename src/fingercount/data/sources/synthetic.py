@@ -27,9 +27,17 @@ def write_synthetic(
     max_hands: int = 3,
     include_fist: bool = False,
     progress: bool = True,
+    hand_scale: tuple[float, float] = synthetic.DEFAULT_HAND_SCALE,
 ) -> Path:
     """Write a YOLO folder (images/, labels/, data.yaml); built aside, then moved in place."""
-    params = {"images": images, "seed": seed, "img_size": img_size, "max_hands": max_hands, "include_fist": include_fist}
+    params = {
+        "images": images,
+        "seed": seed,
+        "img_size": img_size,
+        "max_hands": max_hands,
+        "include_fist": include_fist,
+        "hand_scale": list(hand_scale),
+    }
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
@@ -37,7 +45,7 @@ def write_synthetic(
     offset = 0 if include_fist else 1
     width = max(5, len(str(images - 1)))
     for index in tqdm(range(images), desc="synthesising", unit="img", disable=not progress):
-        sample = synthetic.render(seed, index, img_size, max_hands, include_fist)
+        sample = synthetic.render(seed, index, img_size, max_hands, include_fist, hand_scale)
         stem = f"synth_{seed}_{index:0{width}d}"
         cv2.imwrite(str(tmp / "images" / f"{stem}.jpg"), sample.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
         (tmp / "labels" / f"{stem}.txt").write_text("\n".join(sample.yolo_lines(offset)) + "\n")
@@ -72,6 +80,7 @@ class SyntheticSource:
         img_size: int = 320,
         max_hands: int = 3,
         include_fist: bool = False,
+        hand_scale: tuple[float, float] = synthetic.DEFAULT_HAND_SCALE,
     ) -> None:
         self.params: dict[str, Any] = {
             "images": images,
@@ -79,12 +88,17 @@ class SyntheticSource:
             "img_size": img_size,
             "max_hands": max_hands,
             "include_fist": include_fist,
+            "hand_scale": list(hand_scale),
         }
-        self.folder = Path(cache_dir) / f"synthetic-s{seed}-n{images}-px{img_size}-h{max_hands}-f{int(include_fist)}"
+        scale = "-".join(f"{v:g}" for v in hand_scale)
+        self.folder = (
+            Path(cache_dir) / f"synthetic-s{seed}-n{images}-px{img_size}-h{max_hands}-f{int(include_fist)}-r{scale}"
+        )
 
     def load(self, progress: bool = True) -> RawDataset:
         if not is_complete(self.folder, self.params):
-            write_synthetic(self.folder, progress=progress, **self.params)
+            params = {**self.params, "hand_scale": tuple(self.params["hand_scale"])}
+            write_synthetic(self.folder, progress=progress, **params)
         dataset = read_yolo_folder(self.folder)
         dataset.description = {"source": "synthetic", **self.params}
         return dataset

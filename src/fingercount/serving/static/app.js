@@ -163,10 +163,12 @@ function sendFrame() {
   grab.toBlob(async (blob) => {
     if (!blob || !running) { inFlight = false; return; }
     sentAt = performance.now();
-    if (!useHttp && socket?.readyState === WebSocket.OPEN) {
+    if (useHttp) {
+      postFrame(blob);  // the WebSocket failed: HTTP fallback
+    } else if (socket?.readyState === WebSocket.OPEN) {
       socket.send(await blob.arrayBuffer());
     } else {
-      postFrame(blob);
+      inFlight = false;  // still connecting: skip this frame
     }
   }, "image/jpeg", 0.85);
 }

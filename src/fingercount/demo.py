@@ -1,0 +1,126 @@
+"""`fingercount demo`: synthetic data → train → evaluate → register → promote → serve, in one go.
+
+A second run reuses what exists: the dataset (cached by its parameters) and a finished training
+of the same config on the same data (matched by the run's `config_key` tag).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from fingercount.config import TrainingConfig
+from fingercount.errors import ConfigError
+from fingercount.settings import Settings
+
+ALIAS = "production"
+
+
+def port_free(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex((host, port)) != 0
+
+
+def existing_version(config: TrainingConfig, key: str) -> str | None:
+    """The registered version trained from this exact config and data, if any."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient()
+    experiment = client.get_experiment_by_name(config.mlflow.experiment_name)
+    if experiment is None:
+        return None
+    runs = client.search_runs(
+        [experiment.experiment_id],
+        f"tags.config_key = '{key}' and attributes.status = 'FINISHED'",
+        order_by=["start_time DESC"],
+    )
+    for run in runs:
+        versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+        if versions:
+            return str(versions[0].version)
+    return None
+
+
+@contextlib.contextmanager
+def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+    """The MLflow UI on the same embedded store, stopped with the demo."""
+    command = [
+        sys.executable, "-m", "mlflow", "server", "--backend-store-uri", settings.tracking_uri(),
+        "--default-artifact-root", settings.artifact_location() or "./mlartifacts",
+        "--host", host, "--port", str(port),
+    ]  # fmt: skip
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    try:
+        yield process
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
+def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int, serve: bool = True) -> dict[str, Any]:
+    from fingercount.config import load_training_config
+    from fingercount.registry.connection import connect
+    from fingercount.registry.versions import promote
+    from fingercount.training.trainer import config_key, prepare_dataset, train
+
+    config = load_training_config(config_path)
+    settings = Settings()
+    if serve:
+        for wanted, flag in ((port, "--port"), (ui_port, "--ui-port")):
+            if not port_free(host, wanted):
+                raise ConfigError(f"port {wanted} is in use: stop what uses it or pass {flag} with a free port")
+    connect(settings.tracking_uri())
+    started = time.perf_counter()
+    typer.echo("1/4 dataset: synthesising (cached) and preparing splits")
+    prepared = prepare_dataset(config)
+    key = config_key(config, prepared.manifest["content_hash"])
+    version = None if fresh else existing_version(config, key)
+    if version is not None:
+        typer.echo(f"2/4 training: reusing version {version} trained from this config and data (--fresh retrains)")
+    else:
+        typer.echo(
+            f"2/4 training {config.model.architecture} for {config.training.epochs} epochs on CPU (progress below)"
+        )
+        result = train(config, settings.tracking_uri(), config_path, artifact_location=settings.artifact_location())
+        version = result.model_version
+        assert version is not None, "the demo config registers its model"
+        metrics = result.evaluation.metrics if result.evaluation else {}
+        typer.echo(
+            f"   test: exact finger-count accuracy {metrics.get('test/count_accuracy', 0):.1%}, "
+            f"mAP50-95 {metrics.get('test/mAP50-95', 0):.3f}"
+        )
+    decision = promote(config.mlflow.registered_model_name, version, ALIAS)
+    if not decision.promoted:  # the demo always shows the model it just trained or reused
+        decision = promote(config.mlflow.registered_model_name, version, ALIAS, force=True)
+    typer.echo(f"3/4 registry: {config.mlflow.registered_model_name} v{version} is @{ALIAS}")
+    summary = {"version": version, "seconds_to_model": time.perf_counter() - started}
+    if serve:
+        serve_demo(settings, config.mlflow.registered_model_name, host, port, ui_port)
+    return summary
+
+
+def serve_demo(settings: Settings, model_name: str, host: str, port: int, ui_port: int) -> None:
+    import uvicorn
+
+    from fingercount.serving.app import create_app
+
+    ui_url = f"http://{host}:{ui_port}"
+    settings = settings.model_copy(update={"model_name": model_name, "model_alias": ALIAS, "mlflow_ui_url": ui_url})
+    with mlflow_ui(settings, host, ui_port):
+        typer.echo("4/4 serving — press Ctrl-C to stop everything")
+        typer.echo(f"   dashboard:  http://{host}:{port}/")
+        typer.echo(f"   API docs:   http://{host}:{port}/docs")
+        typer.echo(f"   MLflow UI:  {ui_url}")
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+    typer.echo("demo stopped")

@@ -1,0 +1,98 @@
+"""`fingercount demo` end to end with a shortened config: train → register → promote → serve the
+dashboard and the MLflow UI; the Live page counts fingers; Ctrl-C stops everything; a second run
+reuses the trained model."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import CONFIGS
+from tests.e2e.conftest import ConsoleLog, screenshot
+from tests.unit.training.test_tracking import free_port
+
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
+
+
+def start_demo(root: Path, port: int, ui_port: int, *extra: str) -> subprocess.Popen[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODEL_"))}
+    return subprocess.Popen(
+        [sys.executable, "-m", "fingercount", "demo", "--config", "configs/demo_ci_config.yaml",
+         "--port", str(port), "--ui-port", str(ui_port), *extra],
+        cwd=root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+
+
+def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 600) -> str:
+    assert process.stdout is not None
+    seen = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen.append(line)
+        if marker in line:
+            return "".join(seen)
+    raise AssertionError(f"{marker!r} not printed; output:\n{''.join(seen)[-3000:]}")
+
+
+def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp_path: Path) -> None:
+    root = tmp_path / "clone"
+    root.mkdir()
+    shutil.copytree(CONFIGS, root / "configs")
+    port, ui_port = free_port(), free_port()
+    demo = start_demo(root, port, ui_port)
+    try:
+        output = read_until(demo, "MLflow UI:")
+        assert "2/4 training" in output
+        assert "@production" in output
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(300):
+            try:
+                if httpx.get(f"{base}/health", timeout=2).json()["model_loaded"]:
+                    break
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.2)
+        current = httpx.get(f"{base}/models/current").json()["model"]
+        assert "production" in current["aliases"]
+        for _ in range(150):  # the MLflow UI on the same store
+            try:
+                if httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                time.sleep(0.2)
+        assert httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=5).status_code == 200
+
+        page = browser.new_page()
+        console = ConsoleLog(page)
+        page.goto(f"{base}/#/live")
+        page.locator("#conf").fill("0.001")
+        page.get_by_role("button", name="Start camera").click()
+        page.wait_for_function("document.getElementById('finger-count').dataset.frameId !== ''", timeout=60000)
+        assert page.text_content("#finger-count").strip().isdigit()
+        screenshot(page, "demo-live")
+        page.close()
+        assert console.errors == []
+    finally:
+        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        demo.wait(timeout=60)
+    assert demo.returncode == 0
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=2)  # the MLflow UI stopped too
+
+    again = start_demo(root, free_port(), free_port(), "--no-serve")
+    output = read_until(again, "@production", timeout=300)
+    again.wait(timeout=60)
+    assert "reusing version 1" in output
+    assert again.returncode == 0
