@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install browser test test-fast lint format bench clean
+.PHONY: help install demo browser test test-fast lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -16,6 +16,9 @@ $(STAMP): pyproject.toml requirements.lock
 	@touch $(STAMP)
 
 install: $(STAMP) ## Create .venv and install the package with the locked versions
+
+demo: install ## Synthetic data → train (CPU, ~15 min) → register → dashboard on :8000, MLflow UI on :5000
+	$(VENV)/bin/fingercount demo
 
 test: install browser ## Run the whole test suite (creates the environment first)
 	$(PY) -m pytest
