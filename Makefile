@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install demo browser test test-fast lint format bench clean
+.PHONY: help install stack demo system-deps test test-fast lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -17,21 +17,27 @@ $(STAMP): pyproject.toml requirements.lock
 
 install: $(STAMP) ## Create .venv and install the package with the locked versions
 
+stack: install system-deps ## The production topology without Docker: PostgreSQL + S3 (moto) + mlflow server
+	$(PY) -m fingercount.devstack
+
 demo: install ## Synthetic data → train (CPU, ~15 min) → register → dashboard on :8000, MLflow UI on :5000
 	$(VENV)/bin/fingercount demo
 
-test: install browser ## Run the whole test suite (creates the environment first)
+test: install system-deps ## Run the whole test suite (creates the environment first)
 	$(PY) -m pytest
 
-# The dashboard's browser tests drive Debian's Chromium: Playwright cannot download browsers here.
-browser:
-	@command -v chromium >/dev/null 2>&1 || { \
+# System packages the tests drive for real: Debian's Chromium (Playwright cannot download browsers
+# here), nginx (config check) and PostgreSQL (the production topology without Docker).
+system-deps:
+	@missing=""; \
+	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
+	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
+	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
-	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
-	  else echo "Install Chromium first (Debian/Ubuntu: sudo apt-get install chromium)"; exit 1; fi; }
-
-test-fast: install ## Run the tests that take no more than a second or two
-	$(PY) -m pytest -m "not slow and not e2e"
+	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \
+	  else echo "Install first (Debian/Ubuntu): sudo apt-get install$$missing"; exit 1; fi; \
+	fi
 
 lint: install ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

@@ -10,7 +10,7 @@ from importlib import metadata as package_metadata
 from pathlib import Path
 from typing import Any
 
-from fingercount.errors import ModelNotFoundError
+from fingercount.errors import ModelNotFoundError, TrackingUnavailableError
 
 DEFAULT_GATE_METRIC = "test/count_accuracy"
 # Aliases are primary; the legacy stage is set too while the installed MLflow still has stages.
@@ -92,7 +92,9 @@ def _version_by_alias(client: Any, name: str, alias: str) -> Any | None:
 
     try:
         return client.get_model_version_by_alias(name, alias)
-    except MlflowException:
+    except MlflowException as exc:
+        if not _not_found(exc):
+            raise _unavailable(exc) from None
         return None
 
 
@@ -150,12 +152,24 @@ def _set_legacy_stage(client: Any, name: str, version: str, alias: str) -> None:
         client.transition_model_version_stage(name, version, stage, archive_existing_versions=False)
 
 
+def _not_found(exc: Exception) -> bool:
+    """A registry answer that the thing does not exist (as opposed to the registry failing)."""
+    return getattr(exc, "error_code", "") in {"RESOURCE_DOES_NOT_EXIST", "INVALID_PARAMETER_VALUE", "NOT_FOUND"}
+
+
+def _unavailable(exc: Exception) -> TrackingUnavailableError:
+    first = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
+    return TrackingUnavailableError(f"the model registry is not answering: {first}")
+
+
 def get_version(name: str, version: str, uri: str | None = None) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
         return _client(uri).get_model_version(name, str(version))
-    except MlflowException:
+    except MlflowException as exc:
+        if not _not_found(exc):
+            raise _unavailable(exc) from None
         raise ModelNotFoundError(f"registered model {name!r} has no version {version}") from None
 
 
@@ -192,7 +206,9 @@ def _model_exists(client: Any, name: str) -> bool:
     try:
         client.get_registered_model(name)
         return True
-    except MlflowException:
+    except MlflowException as exc:
+        if not _not_found(exc):
+            raise _unavailable(exc) from None
         return False
 
 

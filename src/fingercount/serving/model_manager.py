@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from fingercount.errors import FingercountError, ModelLoadError
+from fingercount.errors import FingercountError, ModelLoadError, TrackingUnavailableError
 from fingercount.serving.detections import Detection
 from fingercount.serving.engines import Engine, build_engine
 
@@ -118,6 +118,9 @@ class ModelManager:
             except FingercountError as exc:
                 self.last_error = str(exc)
                 raise
+            except Exception as exc:  # the registry client raises its own types when the server is down
+                self.last_error = f"the model registry failed: {str(exc).strip().splitlines()[0][:300]}"
+                raise TrackingUnavailableError(self.last_error) from exc
             self._current = loaded  # the swap: one reference assignment
             self.swaps += 1
             self.last_error = None
@@ -162,21 +165,25 @@ class ModelManager:
         shutil.rmtree(partial, ignore_errors=True)
         partial.mkdir(parents=True)
         try:
-            mlflow.artifacts.download_artifacts(
-                artifact_uri=f"models:/{name}/{version}",
-                dst_path=str(partial),
-                tracking_uri=self.tracking_uri,
-                registry_uri=self.tracking_uri,
+            # Resolve the version with our own client: MLflow resolves `models:/` URIs against the
+            # process-wide registry even when given another registry_uri.
+            client = mlflow.MlflowClient(tracking_uri=self.tracking_uri, registry_uri=self.tracking_uri)
+            source = client.get_model_version_download_uri(name, version)
+            local = Path(
+                mlflow.artifacts.download_artifacts(
+                    artifact_uri=source, dst_path=str(partial), tracking_uri=self.tracking_uri
+                )
             )
         except Exception as exc:  # MLflow raises several types for network and storage failures
             shutil.rmtree(partial, ignore_errors=True)
             raise ModelLoadError(f"cannot download {name} version {version}: {str(exc).splitlines()[0]}") from None
-        if not (partial / "artifacts" / "metadata.json").is_file():
+        if not (local / "artifacts" / "metadata.json").is_file():
             shutil.rmtree(partial, ignore_errors=True)
             raise ModelLoadError(f"{name} version {version} is not a fingercount model (no metadata.json)")
-        (partial / _COMPLETE).touch()
+        (local / _COMPLETE).touch()
         shutil.rmtree(target, ignore_errors=True)
-        partial.rename(target)
+        local.rename(target)  # the model directory itself, wherever the store nested it
+        shutil.rmtree(partial, ignore_errors=True)
         return target
 
 

@@ -18,8 +18,10 @@ from fingercount.errors import ConfigError, SourceUnavailableError
 
 
 def read_token(token_file: Path) -> str:
-    """`PICSELLIA_TOKEN` wins over the token file; neither is a clear error."""
+    """`PICSELLIA_TOKEN` wins over the token file (`PICSELLIA_TOKEN_FILE`, e.g. a Docker secret,
+    over the config's `token_file`); neither is a clear error."""
     token = os.environ.get("PICSELLIA_TOKEN", "").strip()
+    token_file = Path(os.environ.get("PICSELLIA_TOKEN_FILE") or token_file)
     if not token and token_file.is_file():
         token = token_file.read_text(encoding="utf-8").strip()
     if not token:

@@ -1,0 +1,40 @@
+# fingercount application image: `serving` (no PyTorch: exported models only) and `training`.
+# Build from the repository root: docker build -f deploy/app.Dockerfile --target serving .
+ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
+
+FROM ${PYTHON_IMAGE} AS base
+# OpenCV needs libGL and GLib at import time, even headless.
+# hadolint ignore=DL3008
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && rm -rf /var/lib/apt/lists/* \
+    && useradd --create-home --uid 10001 fingercount
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+    MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true YOLO_OFFLINE=true YOLO_AUTOINSTALL=false
+WORKDIR /app
+
+FROM base AS build
+COPY pyproject.toml requirements.lock README.md ./
+COPY src ./src
+RUN python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --constraint requirements.lock .
+
+FROM build AS build-training
+RUN /opt/venv/bin/pip install --constraint requirements.lock ".[train]"
+
+FROM base AS serving
+COPY --from=build /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH MODEL_CACHE_DIR=/home/fingercount/.cache/fingercount/models ENGINE=auto
+USER 10001
+EXPOSE 8000
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
+    CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
+CMD ["fingercount", "serve", "--host", "0.0.0.0", "--port", "8000"]
+
+FROM base AS training
+COPY --from=build-training /opt/venv /opt/venv
+ENV PATH=/opt/venv/bin:$PATH
+COPY configs ./configs
+RUN mkdir -p /app/data /app/experiments && chown -R fingercount /app
+USER 10001
+CMD ["fingercount", "train", "--training-config", "configs/training_config.yaml", "--evaluate"]

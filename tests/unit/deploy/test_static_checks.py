@@ -1,0 +1,114 @@
+"""The Docker Compose stack, checked statically (no Docker engine here): Compose spec schema,
+hadolint, nginx's own config test, and the contracts between the files."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+import yaml
+
+from fingercount.settings import Settings
+from tests.conftest import REPO
+
+COMPOSE = REPO / "docker-compose.yml"
+DOCKERFILES = sorted((REPO / "deploy").glob("*.Dockerfile"))
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    data: dict[str, Any] = yaml.safe_load(COMPOSE.read_text())
+    return data
+
+
+def test_compose_file_follows_the_compose_spec(compose: dict[str, Any]) -> None:
+    import json
+
+    schema = json.loads((REPO / "deploy" / "compose-spec.schema.json").read_text())
+    jsonschema.validate(compose, schema)
+
+
+def test_hadolint_passes_on_every_dockerfile() -> None:
+    hadolint = Path(sys.executable).with_name("hadolint")
+    assert DOCKERFILES
+    result = subprocess.run([str(hadolint), *map(str, DOCKERFILES)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_nginx_accepts_the_frontend_config(tmp_path: Path) -> None:
+    nginx = shutil.which("nginx") or "/usr/sbin/nginx"
+    main = tmp_path / "nginx.conf"
+    main.write_text(
+        f"pid {tmp_path}/nginx.pid;\nerror_log stderr;\nevents {{}}\n"
+        f"http {{\n access_log off;\n client_body_temp_path {tmp_path};\n"
+        f" include {REPO / 'deploy' / 'nginx.conf'};\n}}\n"
+    )
+    result = subprocess.run(
+        [nginx, "-t", "-c", str(main), "-p", str(tmp_path)], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert "syntax is ok" in result.stderr
+
+
+def test_images_are_pinned(compose: dict[str, Any]) -> None:
+    for name, service in compose["services"].items():
+        if "image" in service:
+            assert ":" in service["image"], name
+            assert not service["image"].endswith(":latest"), name
+    for dockerfile in DOCKERFILES:
+        for image in re.findall(r"^ARG PYTHON_IMAGE=(\S+)", dockerfile.read_text(), re.M):
+            assert re.search(r":\d+\.\d+\.\d+", image), image
+
+
+def test_mlflow_server_matches_the_clients(compose: dict[str, Any]) -> None:
+    client = metadata.version("mlflow")
+    assert compose["services"]["mlflow"]["build"]["args"]["MLFLOW_VERSION"] == client
+    assert f"ARG MLFLOW_VERSION={client}" in (REPO / "deploy" / "mlflow.Dockerfile").read_text()
+    assert f"mlflow=={client}" in (REPO / "requirements.lock").read_text()
+
+
+def test_serving_environment_uses_the_settings_names(compose: dict[str, Any]) -> None:
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+    environment = compose["services"]["serving"]["environment"]
+    assert set(environment) <= known, set(environment) - known
+    assert "MODEL_NAME" in environment
+    assert "MODEL_STAGE" in environment
+
+
+def test_secrets_are_required_and_the_bucket_private(compose: dict[str, Any]) -> None:
+    text = COMPOSE.read_text()
+    for secret in ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "ADMIN_TOKEN"):
+        assert re.search(rf"\$\{{{secret}:\?", text), secret
+    assert "mc anonymous set none" in " ".join(compose["services"]["minio-init"]["command"])
+    for service in ("mlflow", "minio"):
+        for port in compose["services"][service].get("ports", []):
+            assert port.startswith("127.0.0.1:"), f"{service} publishes {port} beyond localhost"
+    env_example = (REPO / ".env.example").read_text()
+    for variable in (
+        "MLFLOW_TRACKING_URI",
+        "MODEL_NAME",
+        "MODEL_STAGE",
+        "ENABLE_PREPROCESSING",
+        "POSTGRES_USER",
+        "MINIO_ROOT_USER",
+    ):
+        assert f"{variable}=" in env_example
+
+
+def test_serving_image_leaves_out_pytorch() -> None:
+    dockerfile = (REPO / "deploy" / "app.Dockerfile").read_text()
+    serving = dockerfile.split("FROM base AS serving", 1)[1].split("FROM base AS training", 1)[0]
+    assert "--from=build " in serving  # the base install: no [train] extra, so no torch/ultralytics
+    import tomllib
+
+    project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
+    base = " ".join(project["dependencies"])
+    assert "torch" not in base
+    assert "ultralytics" not in base
