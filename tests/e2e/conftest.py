@@ -20,12 +20,14 @@ FLAGS = [
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "test-output" / "screenshots"
 
 
-def write_y4m(path: Path, frames: int = 30, width: int = 640, height: int = 480) -> Path:
+def write_y4m(
+    path: Path, frames: int = 30, width: int = 640, height: int = 480, hand_scale: tuple[float, float] = (0.045, 0.085)
+) -> Path:
     """A YUV4MPEG2 video of synthetic hands: what Chromium's fake camera plays in a loop."""
     with path.open("wb") as video:
         video.write(f"YUV4MPEG2 W{width} H{height} F5:1 Ip A1:1 C420jpeg\n".encode())
         for index in range(frames):
-            square = render(seed=11, index=index // 5, size=width, max_hands=2).image  # each scene for 1 s
+            square = render(seed=11, index=index // 5, size=width, max_hands=2, hand_scale=hand_scale).image  # 1 s each
             top = (width - height) // 2
             frame = square[top : top + height]
             video.write(b"FRAME\n" + cv2.cvtColor(frame, cv2.COLOR_BGR2YUV_I420).tobytes())

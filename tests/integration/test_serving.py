@@ -211,7 +211,7 @@ def test_load_by_version_alias_stage_and_failures_keep_the_old_model(server: str
 def test_corrupt_artifact_keeps_the_old_model(server: str, tmp_path_factory: pytest.TempPathFactory) -> None:
     httpx.post(f"{server}/models/load", params={"version": "2"}, timeout=120)
     httpx.post(f"{server}/models/load", params={"version": "1"}, timeout=120)
-    cache = next(Path(p) for p in tmp_path_factory.getbasetemp().glob("cache*/" + MODEL + "/2"))
+    cache = next(Path(p) for p in tmp_path_factory.getbasetemp().glob("cache*/*/" + MODEL + "/2"))
     onnx = cache / "artifacts" / "exports" / "model.onnx"
     onnx.write_bytes(onnx.read_bytes()[:-100] + b"\x00" * 100)
     response = httpx.post(f"{server}/models/load", params={"version": "2"}, timeout=120)

@@ -16,6 +16,8 @@ import pytest
 from mlflow import MlflowClient
 
 from fingercount.devstack import BUCKET, S3_KEYS, DevStack
+from fingercount.serving.model_manager import ModelManager
+from fingercount.training.trainer import TrainResult
 from tests.workspace import Workspace, running_server, serving_settings, wait_for
 
 pytestmark = pytest.mark.slow
@@ -31,7 +33,9 @@ def stack() -> Iterator[DevStack]:
         running.stop()
 
 
-def test_train_serve_and_survive_outages(stack: DevStack, workspace: Workspace, tmp_path: Path) -> None:
+def test_train_serve_and_survive_outages(
+    stack: DevStack, workspace: Workspace, first: TrainResult, tmp_path: Path
+) -> None:
     from fingercount.registry.connection import configure
     from fingercount.training.trainer import train
 
@@ -55,6 +59,9 @@ def test_train_serve_and_survive_outages(stack: DevStack, workspace: Workspace, 
     assert any(key.endswith("exports/model.onnx") for key in keys)
     assert httpx.get(f"{stack.s3_endpoint}/{BUCKET}/{keys[0]}").status_code == 403  # no anonymous reads
 
+    # The cache already holds "version 1" of the same name from another registry (the workspace's):
+    # serving must not mistake it for the stack's version 1.
+    ModelManager(workspace.tracking_uri, tmp_path).load(MODEL, version="1")
     settings = serving_settings(workspace, tmp_path, MLFLOW_TRACKING_URI=stack.tracking_uri, MODEL_ALIAS="staging")
     image = next(Path("data/test-prepared/images/test").iterdir()).read_bytes()
     with running_server(settings) as base:
@@ -64,6 +71,7 @@ def test_train_serve_and_survive_outages(stack: DevStack, workspace: Workspace, 
             return httpx.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")}, timeout=60)
 
         assert predict().json()["model_version"] == "1"
+        assert httpx.get(f"{base}/models/current").json()["model"]["run_id"] == result.run_id
 
         stack.stop_mlflow()
         assert predict().status_code == 200  # the loaded model keeps serving

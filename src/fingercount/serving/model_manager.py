@@ -114,7 +114,7 @@ class ModelManager:
         with self._load_lock:
             try:
                 found = resolve_version(name, version=version, alias=alias, stage=stage, uri=self.tracking_uri)
-                loaded = self._build(name, str(found.version), sorted(found.aliases or []), requested)
+                loaded = self._build(name, str(found.version), found.run_id, sorted(found.aliases or []), requested)
             except FingercountError as exc:
                 self.last_error = str(exc)
                 raise
@@ -129,9 +129,13 @@ class ModelManager:
             self._on_swap(loaded.info)
         return loaded.info
 
-    def _build(self, name: str, version: str, aliases: list[str], requested: str) -> LoadedModel:
+    def _build(self, name: str, version: str, run_id: str | None, aliases: list[str], requested: str) -> LoadedModel:
         model_dir = self._download(name, version)
         metadata = json.loads((model_dir / "artifacts" / "metadata.json").read_text())
+        if run_id and metadata.get("run_id") not in (None, run_id):  # a stale copy of another version 1
+            shutil.rmtree(model_dir, ignore_errors=True)
+            model_dir = self._download(name, version)
+            metadata = json.loads((model_dir / "artifacts" / "metadata.json").read_text())
         try:
             verify_checksums(model_dir, metadata)
         except ModelLoadError:
@@ -158,7 +162,9 @@ class ModelManager:
         """The version's model directory, downloaded once per version (checked by a marker)."""
         import mlflow
 
-        target = self.cache_dir / name / version
+        # Keyed by registry too: "version 1" of the same name differs from one store to another.
+        registry = hashlib.sha256(self.tracking_uri.encode()).hexdigest()[:12]
+        target = self.cache_dir / registry / name / version
         if (target / _COMPLETE).is_file():
             return target
         partial = target.with_name(f"{version}.partial")
