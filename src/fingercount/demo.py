@@ -92,7 +92,13 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
         typer.echo(
             f"2/4 training {config.model.architecture} for {config.training.epochs} epochs on CPU (progress below)"
         )
-        result = train(config, settings.tracking_uri(), config_path, artifact_location=settings.artifact_location())
+        result = train(
+            config,
+            settings.tracking_uri(),
+            config_path,
+            artifact_location=settings.artifact_location(),
+            prepared=prepared,
+        )
         version = result.model_version
         assert version is not None, "the demo config registers its model"
         metrics = result.evaluation.metrics if result.evaluation else {}

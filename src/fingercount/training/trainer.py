@@ -72,6 +72,7 @@ def train(
     experiments_dir: Path = Path("experiments"),
     progress: bool = True,
     track: bool = True,
+    prepared: PrepareResult | None = None,
 ) -> TrainResult:
     """Run one experiment end to end. `track=False` skips MLflow (benchmarks only)."""
     from ultralytics import YOLO
@@ -81,7 +82,7 @@ def train(
     del args_preview
     if track:
         connect(tracking_uri)
-    prepared = prepare_dataset(config, progress)
+    prepared = prepared or prepare_dataset(config, progress)  # the demo prepares first, to key its reuse
     data_yaml = prepared.out / "data.yaml"
     quiet_ultralytics()
 

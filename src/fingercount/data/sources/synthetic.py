@@ -19,6 +19,20 @@ from fingercount.data.sources.local import read_yolo_folder
 _COMPLETE = ".complete.json"
 
 
+def generator_params(
+    images: int, seed: int, img_size: int, max_hands: int, include_fist: bool, hand_scale: tuple[float, float]
+) -> dict[str, Any]:
+    """Everything that determines the generated images: the completeness marker and lineage."""
+    return {
+        "images": images,
+        "seed": seed,
+        "img_size": img_size,
+        "max_hands": max_hands,
+        "include_fist": include_fist,
+        "hand_scale": list(hand_scale),
+    }
+
+
 def write_synthetic(
     out: Path,
     images: int,
@@ -30,14 +44,7 @@ def write_synthetic(
     hand_scale: tuple[float, float] = synthetic.DEFAULT_HAND_SCALE,
 ) -> Path:
     """Write a YOLO folder (images/, labels/, data.yaml); built aside, then moved in place."""
-    params = {
-        "images": images,
-        "seed": seed,
-        "img_size": img_size,
-        "max_hands": max_hands,
-        "include_fist": include_fist,
-        "hand_scale": list(hand_scale),
-    }
+    params = generator_params(images, seed, img_size, max_hands, include_fist, hand_scale)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
@@ -82,14 +89,7 @@ class SyntheticSource:
         include_fist: bool = False,
         hand_scale: tuple[float, float] = synthetic.DEFAULT_HAND_SCALE,
     ) -> None:
-        self.params: dict[str, Any] = {
-            "images": images,
-            "seed": seed,
-            "img_size": img_size,
-            "max_hands": max_hands,
-            "include_fist": include_fist,
-            "hand_scale": list(hand_scale),
-        }
+        self.params = generator_params(images, seed, img_size, max_hands, include_fist, hand_scale)
         scale = "-".join(f"{v:g}" for v in hand_scale)
         self.folder = (
             Path(cache_dir) / f"synthetic-s{seed}-n{images}-px{img_size}-h{max_hands}-f{int(include_fist)}-r{scale}"
