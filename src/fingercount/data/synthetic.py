@@ -28,7 +28,7 @@ _FINGER_GEOMETRY = {
     "pinky": (35.0, 0.90, 28.0, 1.05),
 }
 FINGER_WIDTH = 0.27  # of the palm radius
-FOLDED_LENGTH = 0.22
+FOLDED_LENGTH = 0.14  # short: a folded finger must not read as a short raised one at 160 px
 # A raised fingertip reaches past this radius (palm units) and anything folded stays inside it;
 # the tests count fingers by crossing this circle.
 COUNTING_RADIUS = 1.6
