@@ -228,11 +228,11 @@ def train_command(
     quiet: QuietOption = False,
 ) -> None:
     """Train YOLO11 from a config, tracked in MLflow; evaluate, register and promote as configured."""
-    from fingercount.config import load_training_config
+    from fingercount.config import load_data_config, load_training_config
     from fingercount.training.trainer import train
 
     config = load_training_config(training_config)
-    load_data_config_or_fail(config.dataset.config)
+    load_data_config(config.dataset.config)  # both configs are checked before any work starts
     settings = _settings()
     result = train(
         config,
@@ -250,12 +250,6 @@ def train_command(
     if result.promotion is not None:
         verb = "promoted to" if result.promotion["promoted"] else "not promoted to"
         typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
-
-
-def load_data_config_or_fail(path: Path) -> None:
-    from fingercount.config import load_data_config
-
-    load_data_config(path)
 
 
 @app.command("eval")

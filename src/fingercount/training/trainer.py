@@ -78,8 +78,7 @@ def train(
     from ultralytics import YOLO
 
     source = model_source(config)  # fails fast (offline pretrained) before any work
-    args_preview = train_args(config, Path("data.yaml"), experiments_dir, "preview")  # validates early
-    del args_preview
+    train_args(config, Path("data.yaml"), experiments_dir, "preview")  # refuses ignored settings before any work
     if track:
         connect(tracking_uri)
     prepared = prepared or prepare_dataset(config, progress)  # the demo prepares first, to key its reuse
