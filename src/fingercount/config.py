@@ -64,17 +64,35 @@ class PicselliaSourceConfig(StrictModel):
     download_dir: Path = Path("data/raw/picsellia")
 
 
+class FoldersSourceConfig(StrictModel):
+    """Real hand photos boxed by the hand-landmark teacher (needs the `label` extra)."""
+
+    path: Path = Field(description="count folders (<count>/*.jpg) or any folder of hand photos")
+    on_mismatch: Literal["skip", "keep"] = Field(
+        "keep", description="count folders: a photo whose teacher count differs, or with several hands"
+    )
+    sequences: bool = Field(True, description="frames named like name_17.jpg are a sequence: kept in one split")
+
+
 class SourceConfig(StrictModel):
-    type: Literal["synthetic", "local", "picsellia"] = "synthetic"
+    type: Literal["synthetic", "local", "picsellia", "folders"] = "synthetic"
+    name: str | None = Field(
+        None, pattern=r"^[A-Za-z0-9_-]+$", description="names this source's images when several are combined"
+    )
     synthetic: SyntheticSourceConfig = SyntheticSourceConfig()
     local: LocalSourceConfig | None = None
     picsellia: PicselliaSourceConfig = PicselliaSourceConfig()
+    folders: FoldersSourceConfig | None = None
 
     @model_validator(mode="after")
-    def _local_needs_path(self) -> SourceConfig:
-        if self.type == "local" and self.local is None:
-            raise ValueError("source.type is 'local' but source.local.path is not set")
+    def _needs_path(self) -> SourceConfig:
+        if self.type in ("local", "folders") and getattr(self, self.type) is None:
+            raise ValueError(f"source.type is {self.type!r} but source.{self.type}.path is not set")
         return self
+
+    @property
+    def label(self) -> str:
+        return self.name or self.type
 
 
 class FaceBlurConfig(StrictModel):
@@ -102,9 +120,19 @@ class DataConfig(StrictModel):
     """`configs/config.yaml`: where the dataset comes from and where it is prepared."""
 
     source: SourceConfig = SourceConfig()
+    # More sources prepared together with `source` (e.g. drawn hands + real photos); each needs a
+    # distinct name, which prefixes its image names (evaluation can select a source's test images).
+    extra_sources: list[SourceConfig] = []
     preprocessing: PreprocessingConfig = PreprocessingConfig()
     output_dir: Path = Path("data/prepared")
     raw_dir: Path = Field(Path("data/raw"), description="where generated/imported data is kept")
+
+    @model_validator(mode="after")
+    def _distinct_names(self) -> DataConfig:
+        labels = [source.label for source in (self.source, *self.extra_sources)]
+        if len(set(labels)) != len(labels):
+            raise ValueError(f"sources need distinct names (set `name:`), got {labels}")
+        return self
 
 
 # --------------------------------------------------------------------------- training config
@@ -113,7 +141,14 @@ class DataConfig(StrictModel):
 class ModelConfig(StrictModel):
     architecture: str = "yolo11n"
     pretrained: bool = False
-    weights: Path | None = Field(None, description="local .pt to start from (offline pretrained)")
+    weights: str | None = Field(
+        None, description="start from: a local .pt, or a registered version (models:/NAME@ALIAS, models:/NAME/VERSION)"
+    )
+
+    @property
+    def parent_uri(self) -> str | None:
+        """The registered version this training fine-tunes, if any."""
+        return self.weights if self.weights and self.weights.startswith("models:/") else None
 
     @field_validator("architecture")
     @classmethod
@@ -174,6 +209,7 @@ class TrainingParams(StrictModel):
     amp: bool = True
     cache: bool = False
     fraction: float = Field(1.0, gt=0, le=1)
+    threads: int | None = Field(None, ge=1, description="CPU threads for training (null: every core)")
 
 
 class AugmentationConfig(StrictModel):
@@ -196,6 +232,31 @@ class MlflowConfig(StrictModel):
     registered_model_name: str = Field("yolov11-finger-counting", min_length=1)
     auto_register: bool = True
     auto_promote_stage: Literal["Staging", "Production", "None"] | None = "Staging"
+    # The run metric the promotion gate compares, e.g. eval/<set>/count_accuracy of a named set.
+    promotion_metric: str = Field("test/count_accuracy", min_length=1)
+
+
+class EvalSetConfig(StrictModel):
+    """A named evaluation set: a folder of photos, or one split (and source) of the prepared dataset."""
+
+    path: Path | None = Field(None, description="count folders (<count>/*.jpg), a YOLO folder or a data.yaml")
+    split: Literal["train", "val", "test"] | None = None
+    source: str | None = Field(None, description="with split: only the images of this named source")
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> EvalSetConfig:
+        if (self.path is None) == (self.split is None):
+            raise ValueError("give either path or split")
+        if self.source is not None and self.split is None:
+            raise ValueError("source selects images of a split: give split too")
+        return self
+
+
+class EvaluationConfig(StrictModel):
+    """Count-only evaluation on named sets at registration: logged as eval/<set>/…, kept in the version."""
+
+    sets: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], EvalSetConfig] = {}
+    teacher: bool = Field(False, description="also measure the hand-landmark teacher on each set (label extra)")
 
 
 class TrainingConfig(StrictModel):
@@ -206,6 +267,7 @@ class TrainingConfig(StrictModel):
     training: TrainingParams = TrainingParams()
     augmentation: AugmentationConfig = AugmentationConfig()
     mlflow: MlflowConfig = MlflowConfig()
+    evaluation: EvaluationConfig = EvaluationConfig()
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|\d+(,\d+)*)$")] = "auto"
 
     @field_validator("device", mode="before")

@@ -27,6 +27,10 @@ from fingercount.preprocessing import Pipeline
 SPLITS = ("train", "val", "test")
 MANIFEST = "manifest.json"
 REPORT = "report.json"
+# Sequences (video-like frames) are split in blocks of this many frame numbers, and a val/test
+# frame this close to a training frame is left out.
+SEQUENCE_BLOCK = 30
+GUARD_FRAMES = 2
 # Labels a few thousandths outside the image are rounding, not errors; they are clipped.
 _EDGE_TOLERANCE = 0.005
 
@@ -101,22 +105,56 @@ def validate(sample: RawSample, n_classes: int) -> ValidSample | Skipped:
     return ValidSample(sample, data, boxes, hashlib.sha256(data).hexdigest(), label)
 
 
-def assign_splits(samples: list[ValidSample], ratios: dict[str, float], seed: int) -> dict[str, list[ValidSample]]:
-    """Stratified, seeded, order-independent split; each split within one image of its ratio.
+def assign_splits(
+    samples: list[ValidSample], ratios: dict[str, float], seed: int
+) -> tuple[dict[str, list[ValidSample]], list[Skipped]]:
+    """Stratified, seeded, order-independent split; each split near its ratio.
 
-    Samples are grouped by class composition, shuffled by a seeded hash of their content, then
-    dealt out in that order to whichever split is furthest below its target share.
+    The unit dealt out is an image, or a block of SEQUENCE_BLOCK neighbouring frames of a sequence
+    (near-identical video frames must not straddle train and test). Units are grouped by class
+    composition, shuffled by a seeded hash of their content, then dealt out in that order to
+    whichever split is furthest below its target share. Frames of a val/test block within
+    GUARD_FRAMES of a train frame are left out (listed), so no test frame has a training neighbour.
     """
+    units: dict[tuple[str, ...], list[ValidSample]] = {}
+    for item in samples:
+        sequence = item.sample.sequence
+        key = (sequence[0], str(sequence[1] // SEQUENCE_BLOCK)) if sequence else (item.image_hash,)
+        units.setdefault(key, []).append(item)
 
-    def shuffle_key(item: ValidSample) -> tuple[str, str]:
-        return item.stratum, hashlib.sha256(f"{seed}:{item.image_hash}:{item.label_hash}".encode()).hexdigest()
+    def shuffle_key(unit: list[ValidSample]) -> tuple[str, str]:
+        content = ":".join(sorted(f"{i.image_hash}:{i.label_hash}" for i in unit))
+        stratum = Counter(i.stratum for i in unit).most_common(1)[0][0]
+        return stratum, hashlib.sha256(f"{seed}:{content}".encode()).hexdigest()
 
-    ordered = sorted(samples, key=shuffle_key)
+    ordered = sorted(units.values(), key=shuffle_key)
     splits: dict[str, list[ValidSample]] = {name: [] for name in SPLITS}
-    for position, item in enumerate(ordered, start=1):
-        deficit = {name: ratios[name] * position - len(splits[name]) for name in SPLITS}
-        splits[max(SPLITS, key=lambda name: deficit[name])].append(item)
-    return splits
+    dealt = 0
+    for unit in ordered:
+        dealt += len(unit)
+        deficit = {name: ratios[name] * dealt - len(splits[name]) for name in SPLITS}
+        splits[max(SPLITS, key=lambda name: deficit[name])].extend(unit)
+    return _guard_sequences(splits)
+
+
+def _guard_sequences(splits: dict[str, list[ValidSample]]) -> tuple[dict[str, list[ValidSample]], list[Skipped]]:
+    train_frames = {i.sample.sequence for i in splits["train"] if i.sample.sequence}
+    guarded: list[Skipped] = []
+    for split in ("val", "test"):
+        kept = []
+        for item in splits[split]:
+            sequence = item.sample.sequence
+            near = sequence and any(
+                (sequence[0], sequence[1] + step) in train_frames
+                for step in range(-GUARD_FRAMES, GUARD_FRAMES + 1)
+                if step
+            )
+            if near:
+                guarded.append(Skipped(item.sample.name, "split_guard", f"{split} frame next to a training frame"))
+            else:
+                kept.append(item)
+        splits[split] = kept
+    return splits, guarded
 
 
 def _safe_to_replace(out: Path) -> bool:
@@ -170,7 +208,8 @@ def prepare(
             valid.append(result)
     if not valid:
         raise DatasetError(f"no usable images: all {len(dataset.samples)} were skipped (first: {_first(skipped)})")
-    splits = assign_splits(valid, ratios, seed)
+    splits, guarded = assign_splits(valid, ratios, seed)
+    skipped.extend(guarded)
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     try:
@@ -178,7 +217,7 @@ def prepare(
         report = {
             "source": dataset.description,
             "skipped": [vars(s) for s in skipped],
-            "kept": len(valid),
+            "kept": sum(len(items) for items in splits.values()),
             "preprocessing": {"steps": pipeline.names if pipeline else [], "images_changed": changed},
         }
         (tmp / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))

