@@ -14,6 +14,8 @@ pytest_plugins = ["tests.workspace"]
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
+# Real photos (one person, one wall; see its README), beside the repository as in CI.
+REAL_HANDS = REPO.parent / "shared" / "datasets" / "real-hands-epsrc-set1"
 
 quiet_third_parties()
 
@@ -22,6 +24,23 @@ quiet_third_parties()
 def synthetic_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 small synthetic images in YOLO layout; read-only for the tests that share it."""
     return write_synthetic(tmp_path_factory.mktemp("synth") / "ds", images=30, seed=3, img_size=128, progress=False)
+
+
+@pytest.fixture(scope="session")
+def real_hands() -> Path:
+    if not REAL_HANDS.is_dir():
+        pytest.skip(f"{REAL_HANDS} is not here (the shared datasets sit beside the repository)")
+    return REAL_HANDS
+
+
+def real_photos(per_count: int) -> dict[int, list[Path]]:
+    """`per_count` photos of each count, spread evenly over each sequence (never neighbours)."""
+    chosen = {}
+    for folder in sorted(p for p in REAL_HANDS.iterdir() if p.is_dir()):
+        photos = sorted(folder.glob("*.jpg"), key=lambda p: int(p.stem.rsplit("_", 1)[1]))
+        step = len(photos) // per_count
+        chosen[int(folder.name)] = photos[10::step][:per_count]
+    return chosen
 
 
 def run_cli(

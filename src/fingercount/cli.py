@@ -127,6 +127,33 @@ def _prepare(
         typer.echo(f"  … and {len(result.skipped) - 10} more in report.json", err=True)
 
 
+@data_app.command("label")
+def data_label(
+    src: Annotated[Path, typer.Argument(help="Count folders (SRC/<count>/*.jpg) or any folder of hand photos.")],
+    out: Annotated[Path, typer.Option(help="YOLO dataset to write (images/, labels/, data.yaml, report.json).")],
+    on_mismatch: Annotated[
+        str,
+        typer.Option(help="Count folders: a photo with another teacher count or several hands is 'skip'ped or 'keep'."),
+    ] = "skip",
+    quiet: QuietOption = False,
+) -> None:
+    """Box (and count) the hands in real photos with the hand-landmark teacher (needs the `label` extra)."""
+    from fingercount.labeling.folders import label_folder
+
+    if on_mismatch not in {"skip", "keep"}:
+        raise typer.BadParameter("must be skip or keep", param_hint="--on-mismatch")
+    result = label_folder(src, out, on_mismatch, progress=not quiet)  # type: ignore[arg-type]
+    summary = result.to_dict()
+    reasons = ", ".join(f"{reason} {n}" for reason, n in sorted(summary["reasons"].items())) or "none"
+    typer.echo(f"labelled {out}: kept {result.kept}; listed: {reasons} (see {out / 'report.json'})")
+    if result.agreement is not None:
+        typer.echo(f"teacher agrees with the folder count on {result.agreement:.1%} of the photos")
+    for item in result.listed[:10]:
+        typer.echo(f"  {item['file']}: {item['reason']} ({item.get('action', 'skipped')})", err=True)
+    if len(result.listed) > 10:
+        typer.echo(f"  … and {len(result.listed) - 10} more in report.json", err=True)
+
+
 @data_app.command("stats")
 def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
     """Images, boxes and class counts per split of a prepared dataset."""
@@ -257,7 +284,18 @@ def eval_command(
     model: Annotated[
         str, typer.Option("--model", "-m", help="best.pt path, models:/NAME/VERSION or models:/NAME@ALIAS.")
     ],
-    data: Annotated[Path, typer.Option(help="data.yaml of a prepared dataset.")] = Path("data/prepared/data.yaml"),
+    data: Annotated[
+        Path, typer.Option(help="A prepared dataset's data.yaml (or folder): mAP and count accuracy on its test split.")
+    ] = Path("data/prepared/data.yaml"),
+    counts: Annotated[
+        Path | None,
+        typer.Option(
+            help="Count only, no boxes needed: count folders (DIR/<count>/*.jpg), a YOLO folder or data.yaml."
+        ),
+    ] = None,
+    teacher: Annotated[
+        bool, typer.Option(help="With --counts: measure the hand-landmark teacher on the same photos.")
+    ] = True,
     imgsz: Annotated[int | None, typer.Option(help="Inference size (default: the model's).")] = None,
     conf: Annotated[
         float | None,
@@ -265,19 +303,44 @@ def eval_command(
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the full JSON report here.")] = None,
 ) -> None:
-    """Evaluate a model on the test split: mAP, precision, recall and finger-count accuracy."""
+    """Evaluate a model: mAP + count accuracy on a test split, or count accuracy on real photos (--counts)."""
     import json
-
-    from fingercount.training.evaluate import evaluate
 
     weights, stored = _model_weights(model)
     size = imgsz or int(stored.get("imgsz", 640))
     threshold = conf if conf is not None else stored.get("count_conf")
-    result = evaluate(weights, data, size, conf=threshold)
-    _print_metrics(result.metrics)
+    if counts is not None:
+        details = _eval_counts(weights, counts, size, threshold, teacher)
+    else:
+        from fingercount.training.evaluate import evaluate
+
+        data_yaml = data / "data.yaml" if data.is_dir() else data
+        result = evaluate(weights, data_yaml, size, conf=threshold)
+        _print_metrics(result.metrics)
+        details = result.to_dict()
     if report is not None:
-        report.write_text(json.dumps(result.to_dict(), indent=2))
+        report.write_text(json.dumps(details, indent=2))
         typer.echo(f"report written to {report}")
+
+
+def _eval_counts(weights: Path, counts: Path, imgsz: int, conf: float | None, with_teacher: bool) -> dict[str, Any]:
+    from ultralytics import YOLO
+
+    from fingercount.training.count_eval import model_counts, report, teacher_counts, truth_from_path
+
+    truth = truth_from_path(counts)
+    photos, true = list(truth), list(truth.values())
+    threshold = 0.25 if conf is None else conf  # no validation split here: Ultralytics' default
+    ours = report(true, model_counts(YOLO(str(weights), task="detect"), photos, imgsz, threshold))
+    rows = {"model": ours}
+    if with_teacher:
+        rows["teacher"] = report(true, teacher_counts(photos, progress=True))
+    typer.echo(f"{len(photos)} photos in {counts}; counting threshold {threshold:g}")
+    typer.echo(f"{'':<8} {'accuracy':>9} {'MAE':>6} {'no hand':>8}  per count")
+    for name, row in rows.items():
+        per_count = " ".join(f"{k}:{v:.0%}" for k, v in row.per_count.items())
+        typer.echo(f"{name:<8} {row.accuracy:>9.1%} {row.mae:>6.2f} {row.no_hand:>8.1%}  {per_count}")
+    return {name: row.to_dict() for name, row in rows.items()} | {"count_conf": threshold, "images": len(photos)}
 
 
 def _model_weights(model: str) -> tuple[Path, dict[str, Any]]:
@@ -309,7 +372,7 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 def models_list() -> None:
     """Every registered model and its versions, with aliases, stage and key test metrics."""
     from fingercount.registry.connection import connect
-    from fingercount.registry.versions import list_models
+    from fingercount.registry.versions import eval_set_accuracies, list_models
 
     connect(_settings().tracking_uri())
     models = list_models()
@@ -323,6 +386,7 @@ def models_list() -> None:
             typer.echo(
                 f"  v{version['version']:<4} {aliases:<22} {version['stage']:<10} {tags.get('architecture', '?'):<8}"
                 f" mAP50-95 {tags.get('test/mAP50-95', '-'):<8} count acc {tags.get('test/count_accuracy', '-')}"
+                + "".join(f"  {name} {value}" for name, value in eval_set_accuracies(tags).items())
             )
 
 

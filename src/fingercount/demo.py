@@ -17,7 +17,7 @@ from typing import Any
 
 import typer
 
-from fingercount.config import TrainingConfig
+from fingercount.config import DataConfig, TrainingConfig, load_data_config, load_training_config
 from fingercount.errors import ConfigError
 from fingercount.settings import Settings
 
@@ -68,13 +68,49 @@ def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.P
             process.kill()
 
 
+def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, list[str]]:
+    """The demo's configs without the real-photo sources that cannot be used here, and why.
+
+    Without them the demo still runs, on drawn hands alone; evaluation sets and the promotion
+    metric that need a dropped source are dropped with it.
+    """
+    from fingercount.labeling.teacher import unavailable_reason
+
+    data = load_data_config(config.dataset.config)
+    notes, kept = [], []
+    for source in data.extra_sources:
+        problem = None
+        if source.folders is not None:
+            if not source.folders.path.is_dir():
+                problem = f"{source.folders.path} is not on this machine"
+            else:
+                problem = unavailable_reason()
+        if problem:
+            notes.append(f"real photos ({source.label}) left out: {problem}")
+        else:
+            kept.append(source)
+    dropped = {source.label for source in data.extra_sources} - {source.label for source in kept}
+    if not dropped:
+        return config, data, notes
+    sets = {name: spec for name, spec in config.evaluation.sets.items() if spec.source not in dropped}
+    metric = config.mlflow.promotion_metric
+    if metric.startswith("eval/") and metric.split("/")[1] not in sets:
+        metric = "test/count_accuracy"
+    config = config.model_copy(
+        update={
+            "evaluation": config.evaluation.model_copy(update={"sets": sets}),
+            "mlflow": config.mlflow.model_copy(update={"promotion_metric": metric}),
+        }
+    )
+    return config, data.model_copy(update={"extra_sources": kept}), notes
+
+
 def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int, serve: bool = True) -> dict[str, Any]:
-    from fingercount.config import load_training_config
     from fingercount.registry.connection import connect
     from fingercount.registry.versions import promote
     from fingercount.training.trainer import config_key, prepare_dataset, train
 
-    config = load_training_config(config_path)
+    config, data_config, notes = available_data(load_training_config(config_path))
     settings = Settings()
     if serve:
         for wanted, flag in ((port, "--port"), (ui_port, "--ui-port")):
@@ -82,8 +118,12 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
                 raise ConfigError(f"port {wanted} is in use: stop what uses it or pass {flag} with a free port")
     connect(settings.tracking_uri())
     started = time.perf_counter()
-    typer.echo("1/4 dataset: synthesising (cached) and preparing splits")
-    prepared = prepare_dataset(config)
+    real = [source.label for source in data_config.extra_sources if source.type == "folders"]
+    what = f"drawn hands + real photos ({', '.join(real)}, boxed by the teacher)" if real else "drawn hands"
+    typer.echo(f"1/4 dataset: {what}; generated and labelled once (cached), then split")
+    for note in notes:
+        typer.echo(f"   note: {note}; training on drawn hands alone counts real fingers poorly")
+    prepared = prepare_dataset(config, data_config=data_config)
     key = config_key(config, prepared.manifest["content_hash"])
     version = None if fresh else existing_version(config, key)
     if version is not None:
@@ -106,7 +146,11 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
             f"   test: exact finger-count accuracy {metrics.get('test/count_accuracy', 0):.1%}, "
             f"mAP50-95 {metrics.get('test/mAP50-95', 0):.3f}"
         )
-    decision = promote(config.mlflow.registered_model_name, version, ALIAS)
+        for name in config.evaluation.sets:
+            teacher = metrics.get(f"eval/{name}/teacher/count_accuracy")
+            beside = f" (hand-landmark teacher: {teacher:.1%})" if teacher is not None else ""
+            typer.echo(f"   {name}: exact finger-count accuracy {metrics[f'eval/{name}/count_accuracy']:.1%}{beside}")
+    decision = promote(config.mlflow.registered_model_name, version, ALIAS, config.mlflow.promotion_metric)
     if not decision.promoted:  # the demo always shows the model it just trained or reused
         decision = promote(config.mlflow.registered_model_name, version, ALIAS, force=True)
     typer.echo(f"3/4 registry: {config.mlflow.registered_model_name} v{version} is @{ALIAS}")

@@ -38,6 +38,13 @@ BAD_CONFIGS = {
     "img_size": (VALID.replace("img_size: 640", "img_size: 100"), "dataset.img_size: must be a multiple of 32"),
     "device": (VALID.replace("device: auto", "device: gpu-please"), "device:"),
     "optimizer": (VALID.replace("optimizer: SGD", "optimizer: Adagrad"), "training.optimizer:"),
+    "eval_set_kind": (VALID + "\nevaluation: {sets: {real: {}}}\n", "evaluation.sets.real: give either path or split"),
+    "eval_set_name": (VALID + "\nevaluation: {sets: {'a/b': {split: test}}}\n", "evaluation.sets.a/b"),
+    "eval_set_source": (
+        VALID + "\nevaluation: {sets: {r: {path: x, source: real}}}\n",
+        "source selects images of a split: give split too",
+    ),
+    "threads": (VALID.replace("fraction: 1.0", "fraction: 1.0\n  threads: 0"), "training.threads:"),
 }
 
 
@@ -64,6 +71,34 @@ def test_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     code, _, err = run_cli(["data", "prepare", "-t", str(missing)], monkeypatch, capsys)
     assert code == 2
     assert err.strip() == f"error: {missing}: file not found"
+
+
+def test_demo_configs_are_valid() -> None:
+    from fingercount.config import load_data_config
+
+    config = load_training_config(CONFIGS / "demo_config.yaml")
+    assert config.evaluation.sets["real-heldout"].source == "real"
+    assert config.mlflow.promotion_metric == "eval/real-heldout/count_accuracy"
+    data = load_data_config(CONFIGS / config.dataset.config.name)
+    assert [source.label for source in data.extra_sources] == ["real"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("source:\n  type: folders\n", "source.folders.path is not set"),
+        ("extra_sources: [{type: synthetic}]\n", "sources need distinct names"),
+        ("extra_sources: [{type: folders, name: 'real photos', folders: {path: x}}]\n", "extra_sources.0.name"),
+    ],
+)
+def test_bad_sources(
+    text: str, expected: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    path = tmp_path / "data.yaml"
+    path.write_text(text)
+    code, _, err = run_cli(["data", "prepare", "-c", str(path)], monkeypatch, capsys)
+    assert code == 2
+    assert expected in err
 
 
 def test_bad_data_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:

@@ -127,13 +127,17 @@ def assign_splits(
         stratum = Counter(i.stratum for i in unit).most_common(1)[0][0]
         return stratum, hashlib.sha256(f"{seed}:{content}".encode()).hexdigest()
 
-    ordered = sorted(units.values(), key=shuffle_key)
     splits: dict[str, list[ValidSample]] = {name: [] for name in SPLITS}
-    dealt = 0
-    for unit in ordered:
-        dealt += len(unit)
-        deficit = {name: ratios[name] * dealt - len(splits[name]) for name in SPLITS}
-        splits[max(SPLITS, key=lambda name: deficit[name])].extend(unit)
+    # Blocks are dealt with their own tallies per class composition: dealt beside single images,
+    # a 30-frame block would rarely be the one that fits a small val/test deficit.
+    tallies: dict[str, dict[str, int]] = {}
+    for unit in sorted(units.values(), key=shuffle_key):
+        family = f"block:{shuffle_key(unit)[0]}" if unit[0].sample.sequence else "image"
+        tally = tallies.setdefault(family, {"dealt": 0, **{name: 0 for name in SPLITS}})
+        tally["dealt"] += len(unit)
+        chosen = max(SPLITS, key=lambda name: ratios[name] * tally["dealt"] - tally[name])
+        tally[chosen] += len(unit)
+        splits[chosen].extend(unit)
     return _guard_sequences(splits)
 
 

@@ -72,7 +72,8 @@ def natural_key(path: Path) -> tuple[Any, ...]:
 
 def _yolo_line(class_id: int, box: tuple[float, ...], width: int, height: int) -> str:
     x1, y1, x2, y2 = box
-    return f"{class_id} {(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}\n"
+    cx, cy, w, h = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height
+    return f"{class_id} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n"
 
 
 def label_folder(
@@ -108,7 +109,9 @@ def label_folder(
             outcome = _label_one(teacher, photo, truth, on_mismatch)
             agreed += outcome.get("agreed", False)
             if outcome.get("reason"):
-                report.listed.append({"file": relative, **{k: v for k, v in outcome.items() if k not in {"lines", "agreed"}}})
+                report.listed.append(
+                    {"file": relative, **{k: v for k, v in outcome.items() if k not in {"lines", "agreed"}}}
+                )
             if outcome.get("lines"):
                 name = f"{truth}__{photo.name}" if truth is not None else "__".join(photo.relative_to(src).parts)
                 shutil.copyfile(photo, tmp / "images" / name)
@@ -133,7 +136,7 @@ def _label_one(teacher: Any, photo: Path, truth: int | None, on_mismatch: OnMism
     """YOLO label lines for one photo, and why it is listed (if it is)."""
     image = cv2.imdecode(np.fromfile(str(photo), np.uint8), cv2.IMREAD_COLOR)
     if image is None:
-        return {"reason": "corrupt_image"}
+        return {"reason": "corrupt_image", "folder_count": truth, "action": "skipped"}
     height, width = image.shape[:2]
     hands = teacher.label(image)
     counts = [hand.count for hand in hands]

@@ -9,9 +9,9 @@ MediaPipe is an optional dependency (the `label` extra) so the serving image sta
 from __future__ import annotations
 
 import hashlib
-import os
 import importlib.metadata
 import importlib.resources
+import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -61,6 +61,19 @@ def model_path() -> Path:
     if digest != MODEL_SHA256:
         raise TeacherUnavailableError(f"{path}: sha256 {digest[:12]}… is not the pinned {MODEL_SHA256[:12]}…")
     return path
+
+
+def unavailable_reason() -> str | None:
+    """Why the teacher cannot run here (one line), or None when it can."""
+    import importlib.util
+
+    if importlib.util.find_spec("mediapipe") is None:
+        return f"MediaPipe is not installed: {INSTALL_HINT}"
+    try:
+        model_path()
+    except TeacherUnavailableError as exc:
+        return str(exc)
+    return None
 
 
 def box_from_landmarks(points: np.ndarray, width: int, height: int, margin: float = BOX_MARGIN) -> tuple[float, ...]:

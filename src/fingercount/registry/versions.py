@@ -259,7 +259,16 @@ def _version_dict(found: Any, aliases: list[str] | None = None) -> dict[str, Any
         "created": found.creation_timestamp,
         "tags": dict(found.tags or {}),
         "source": found.source,
+        "eval_sets": {
+            name: {"count_accuracy": float(value), "teacher_count_accuracy": _float(teacher.get(name))}
+            for teacher in [eval_set_accuracies(dict(found.tags or {}), "teacher")]
+            for name, value in eval_set_accuracies(dict(found.tags or {})).items()
+        },
     }
+
+
+def _float(value: str | None) -> float | None:
+    return None if value is None else float(value)
 
 
 def list_models(uri: str | None = None) -> list[dict[str, Any]]:
@@ -279,6 +288,17 @@ def list_models(uri: str | None = None) -> list[dict[str, Any]]:
             }
         )
     return models
+
+
+def eval_set_accuracies(tags: dict[str, str], who: str = "model") -> dict[str, str]:
+    """`{set: count accuracy}` of the named evaluation sets from a version's tags, for the model or the teacher."""
+    suffix = ["count_accuracy"] if who == "model" else ["teacher", "count_accuracy"]
+    found = {}
+    for key, value in sorted(tags.items()):
+        parts = key.split("/")
+        if parts[0] == "eval" and len(parts) == 2 + len(suffix) and parts[2:] == suffix:
+            found[parts[1]] = value
+    return found
 
 
 def decision_dict(decision: PromotionDecision) -> dict[str, Any]:

@@ -16,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from fingercount.config import TrainingConfig, load_data_config
+from fingercount.config import DataConfig, TrainingConfig, load_data_config
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
 from fingercount.preprocessing import build_pipeline
@@ -55,8 +55,10 @@ def config_key(config: TrainingConfig, content_hash: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
-def prepare_dataset(config: TrainingConfig, progress: bool = True) -> PrepareResult:
-    data_config = load_data_config(config.dataset.config)
+def prepare_dataset(
+    config: TrainingConfig, progress: bool = True, data_config: DataConfig | None = None
+) -> PrepareResult:
+    data_config = data_config or load_data_config(config.dataset.config)
     dataset = source_from_config(data_config).load(progress=progress)
     ratios = config.dataset.split_ratios.as_dict()
     pipeline = build_pipeline(data_config.preprocessing.steps())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from typing import ClassVar
 
 from fingercount.counting import finger_count
 from fingercount.data.sources.base import DatasetSource, RawDataset, RawSample
@@ -16,7 +17,7 @@ def _class_order(name: str) -> tuple[int, str]:
 
 
 class CombinedSource:
-    name = "combined"
+    name: ClassVar[str] = "combined"
 
     def __init__(self, parts: dict[str, DatasetSource]) -> None:
         self.parts = parts

@@ -271,7 +271,8 @@ async function renderModels() {
     <div class="model-card"><h2>${esc(model.name)}</h2><div class="table-wrap"><table class="data">
       <thead><tr><th scope="col">Version</th><th scope="col">Aliases / stage</th><th scope="col">Architecture</th>
         <th scope="col">mAP50-95</th><th scope="col">Precision</th><th scope="col">Recall</th>
-        <th scope="col">Count acc.</th><th scope="col">Created</th><th scope="col"></th></tr></thead>
+        <th scope="col">Count acc.</th><th scope="col">Real photos (teacher)</th><th scope="col">Created</th>
+        <th scope="col"></th></tr></thead>
       <tbody>${model.versions.slice().reverse().map((v) => versionRow(model.name, v)).join("")}</tbody>
     </table></div></div>`).join("");
   target.querySelectorAll("button[data-load]").forEach((button) => button.addEventListener("click", () => loadVersion(button)));
@@ -286,9 +287,21 @@ function versionRow(name, v) {
     <td>v${esc(v.version)}${serving ? ' <span class="tag alias">serving</span>' : ""}</td><td>${aliases || "–"}</td>
     <td>${esc(t.architecture || "–")}</td><td>${fmt(Number(t["test/mAP50-95"]))}</td>
     <td>${fmt(Number(t["test/precision"]))}</td><td>${fmt(Number(t["test/recall"]))}</td>
-    <td>${fmt(Number(t["test/count_accuracy"]))}</td><td>${new Date(v.created).toLocaleString()}</td>
+    <td>${fmt(Number(t["test/count_accuracy"]))}</td><td class="eval-sets">${evalSets(v.eval_sets)}</td>
+    <td>${new Date(v.created).toLocaleString()}</td>
     <td><button type="button" data-load="${esc(v.version)}" data-name="${esc(name)}" ${serving ? "disabled" : ""}>
       ${serving ? "Serving" : "Load"}</button></td></tr>`;
+}
+
+// Count accuracy on each named set of real photos, the teacher's on the same photos in brackets.
+function evalSets(sets) {
+  const names = Object.keys(sets || {});
+  if (!names.length) return "–";
+  return names.map((name) => {
+    const set = sets[name];
+    const teacher = set.teacher_count_accuracy == null ? "" : ` (${fmt(set.teacher_count_accuracy)})`;
+    return `<span class="eval-set" title="exact count accuracy on ${esc(name)}">${esc(name)}: ${fmt(set.count_accuracy)}${teacher}</span>`;
+  }).join("<br>");
 }
 
 async function loadVersion(button) {
