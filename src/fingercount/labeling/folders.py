@@ -12,9 +12,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import multiprocessing
+import os
 import re
 import shutil
 from collections import Counter
+from collections.abc import Iterator
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -31,6 +35,7 @@ CLASS_NAMES = [str(count) for count in range(6)]
 REPORT = "report.json"
 OnMismatch = Literal["skip", "keep"]
 _COUNT_DIR = re.compile(r"^[0-5]$")
+Job = tuple[Path, int | None, OnMismatch]  # photo, its folder's count (None: no count folders), on_mismatch
 
 
 @dataclass
@@ -77,10 +82,14 @@ def _yolo_line(class_id: int, box: tuple[float, ...], width: int, height: int) -
 
 
 def label_folder(
-    src: Path, out: Path, on_mismatch: OnMismatch = "skip", progress: bool = True, teacher: Any = None
+    src: Path, out: Path, on_mismatch: OnMismatch = "skip", progress: bool = True, workers: int | None = None
 ) -> LabelReport:
-    """Label every photo under SRC into OUT (built aside, swapped in at the end)."""
-    from fingercount.labeling.teacher import HandTeacher
+    """Label every photo under SRC into OUT (built aside, swapped in at the end).
+
+    The teacher runs on one thread per photo, so photos are shared out over `workers` processes
+    (default: every core).
+    """
+    from fingercount.labeling.teacher import describe
 
     src, out = Path(src), Path(out)
     if not src.is_dir():
@@ -88,30 +97,28 @@ def label_folder(
     if out.exists() and not (out / REPORT).is_file() and any(out.iterdir()):
         raise DatasetError(f"{out}: exists and is not a labelled dataset (no {REPORT}); choose another --out")
     by_count = count_folders(src)
-    jobs = (
-        [(photo, count) for count, photos in by_count.items() for photo in photos]
+    jobs: list[Job] = (
+        [(photo, count, on_mismatch) for count, photos in by_count.items() for photo in photos]
         if by_count is not None
-        else [(photo, None) for photo in _images(src)]
+        else [(photo, None, on_mismatch) for photo in _images(src)]
     )
     if not jobs:
         raise DatasetError(f"{src}: no photos found (.jpg, .png, …), neither in count folders 0-5 nor elsewhere")
-    own_teacher = teacher is None
-    teacher = teacher or HandTeacher()
     tmp = out.with_name(out.name + ".partial")
     shutil.rmtree(tmp, ignore_errors=True)
     (tmp / "images").mkdir(parents=True)
     (tmp / "labels").mkdir()
-    report = LabelReport(out, "count-folders" if by_count is not None else "photos", 0, teacher=teacher.describe())
+    report = LabelReport(out, "count-folders" if by_count is not None else "photos", 0, teacher=describe())
     agreed = 0
     try:
-        for photo, truth in tqdm(jobs, desc="labelling", unit="img", disable=not progress):
-            relative = str(photo.relative_to(src))
-            outcome = _label_one(teacher, photo, truth, on_mismatch)
+        outcomes = _outcomes(jobs, workers or os.cpu_count() or 1)
+        for (photo, truth, _), outcome in tqdm(
+            zip(jobs, outcomes, strict=True), total=len(jobs), desc="labelling", unit="img", disable=not progress
+        ):
             agreed += outcome.get("agreed", False)
             if outcome.get("reason"):
-                report.listed.append(
-                    {"file": relative, **{k: v for k, v in outcome.items() if k not in {"lines", "agreed"}}}
-                )
+                listed = {k: v for k, v in outcome.items() if k not in {"lines", "agreed"}}
+                report.listed.append({"file": str(photo.relative_to(src)), **listed})
             if outcome.get("lines"):
                 name = f"{truth}__{photo.name}" if truth is not None else "__".join(photo.relative_to(src).parts)
                 shutil.copyfile(photo, tmp / "images" / name)
@@ -127,9 +134,36 @@ def label_folder(
         tmp.rename(out)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-        if own_teacher:
-            teacher.close()
     return report
+
+
+_worker_teacher: Any = None
+
+
+def _outcomes(jobs: list[Job], workers: int) -> Iterator[dict[str, Any]]:
+    """Each job's outcome, in order; a pool of spawned processes (never forked from a torch process)."""
+    if workers <= 1 or len(jobs) < 64:
+        _start_worker()
+        try:
+            yield from map(_label_job, jobs)
+        finally:
+            _worker_teacher.close()
+        return
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
+        yield from pool.map(_label_job, jobs, chunksize=16)
+
+
+def _start_worker() -> None:
+    from fingercount.labeling.teacher import HandTeacher
+
+    global _worker_teacher  # one teacher per process: loading the model takes ~100 ms
+    _worker_teacher = HandTeacher()
+
+
+def _label_job(job: Job) -> dict[str, Any]:
+    photo, truth, on_mismatch = job
+    return _label_one(_worker_teacher, photo, truth, on_mismatch)
 
 
 def _label_one(teacher: Any, photo: Path, truth: int | None, on_mismatch: OnMismatch) -> dict[str, Any]:

@@ -27,6 +27,8 @@ INSTALL_HINT = "pip install 'fingercount[label]'  (MediaPipe and the hand-landma
 BOX_MARGIN = 0.12
 # Bumped when the finger rule or the box changes, so cached labels are redone.
 RULE_VERSION = "1"
+MAX_HANDS = 4
+MIN_SCORE = 0.5
 
 
 class TeacherUnavailableError(FingercountError):
@@ -84,10 +86,22 @@ def box_from_landmarks(points: np.ndarray, width: int, height: int, margin: floa
     return (max(0.0, x1 - grow), max(0.0, y1 - grow), min(float(width), x2 + grow), min(float(height), y2 + grow))
 
 
+def describe(max_hands: int = MAX_HANDS, min_score: float = MIN_SCORE) -> dict[str, Any]:
+    """What labelled the data: recorded in every label report and evaluation."""
+    return {
+        "teacher": "mediapipe-hand-landmarker",
+        "mediapipe": importlib.metadata.version("mediapipe"),
+        "model_sha256": MODEL_SHA256,
+        "rule_version": RULE_VERSION,
+        "max_hands": max_hands,
+        "min_score": min_score,
+    }
+
+
 class HandTeacher:
     """One HandLandmarker per instance (loading takes ~100 ms); `label(bgr)` is thread-unsafe."""
 
-    def __init__(self, max_hands: int = 4, min_score: float = 0.5) -> None:
+    def __init__(self, max_hands: int = MAX_HANDS, min_score: float = MIN_SCORE) -> None:
         os.environ.setdefault("GLOG_minloglevel", "2")  # LiteRT logs every model load at INFO on stderr
         try:
             from mediapipe.tasks.python import vision
@@ -106,15 +120,7 @@ class HandTeacher:
         self.min_score = min_score
 
     def describe(self) -> dict[str, Any]:
-        """What labelled the data: recorded in every label report and evaluation."""
-        return {
-            "teacher": "mediapipe-hand-landmarker",
-            "mediapipe": importlib.metadata.version("mediapipe"),
-            "model_sha256": MODEL_SHA256,
-            "rule_version": RULE_VERSION,
-            "max_hands": self.max_hands,
-            "min_score": self.min_score,
-        }
+        return describe(self.max_hands, self.min_score)
 
     def label(self, bgr: np.ndarray) -> list[TeacherHand]:
         """Every hand found in a BGR (or gray/BGRA) uint8 image."""

@@ -65,14 +65,18 @@ def test_keep_uses_the_folder_count(
     assert run_cli(args, monkeypatch, capsys)[0] == 0
     assert (out / "labels" / "2__misfiled.txt").read_text().split()[0] == "2"
     report = json.loads((out / "report.json").read_text())
-    assert {item["file"]: item["action"] for item in report["listed"]}["2/misfiled.jpg"] == "kept with the folder's count"
+    assert {item["file"]: item["action"] for item in report["listed"]}[
+        "2/misfiled.jpg"
+    ] == "kept with the folder's count"
 
 
 def test_label_refuses_a_folder_without_photos_and_keeps_other_data(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     (tmp_path / "empty").mkdir()
-    code, _, err = run_cli(["data", "label", str(tmp_path / "empty"), "--out", str(tmp_path / "o")], monkeypatch, capsys)
+    code, _, err = run_cli(
+        ["data", "label", str(tmp_path / "empty"), "--out", str(tmp_path / "o")], monkeypatch, capsys
+    )
     assert code == 1
     assert "no photos found" in err
     precious = tmp_path / "precious"
