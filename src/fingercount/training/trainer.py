@@ -23,7 +23,14 @@ from fingercount.preprocessing import build_pipeline
 from fingercount.registry.connection import connect
 from fingercount.training import tracking
 from fingercount.training.evaluate import EvalReport, evaluate
-from fingercount.training.yolo import UseThreads, model_source, quiet_ultralytics, resolve_device, train_args
+from fingercount.training.yolo import (
+    EpochProgress,
+    UseThreads,
+    model_source,
+    quiet_ultralytics,
+    resolve_device,
+    train_args,
+)
 
 # Ultralytics outputs worth keeping, each logged once under the run's artifact folders.
 _PLOTS = (
@@ -88,7 +95,7 @@ def train(
     quiet_ultralytics()
 
     if not track:
-        return _fit(YOLO(source), config, data_yaml, experiments_dir / "untracked", "run", None)
+        return _fit(YOLO(source), config, data_yaml, experiments_dir / "untracked", "run", None, progress)
 
     tags = {
         "architecture": config.model.architecture,
@@ -102,7 +109,9 @@ def train(
         _log_params(config, prepared)
         _log_inputs(config, config_path, prepared)
         logger = tracking.EpochLogger()
-        result = _fit(YOLO(source), config, data_yaml, experiments_dir / config.mlflow.experiment_name, run_id, logger)
+        result = _fit(
+            YOLO(source), config, data_yaml, experiments_dir / config.mlflow.experiment_name, run_id, logger, progress
+        )
         result.run_id = run_id
         _log_training_artifacts(result.save_dir)
         if evaluate_after or config.mlflow.auto_register:
@@ -124,14 +133,21 @@ def starting_point(config: TrainingConfig) -> tuple[str, dict[str, str] | None]:
     return str(weights), {"uri": uri, "name": str(found.name), "version": str(found.version)}
 
 
-def _fit(model: Any, config: TrainingConfig, data_yaml: Path, project: Path, name: str, logger: Any) -> TrainResult:
+def _fit(
+    model: Any, config: TrainingConfig, data_yaml: Path, project: Path, name: str, logger: Any, progress: bool
+) -> TrainResult:
     if logger is not None:
         model.add_callback("on_fit_epoch_end", logger)
     threads = UseThreads(config.training.threads)
     model.add_callback("on_pretrain_routine_end", threads)
     model.add_callback("on_train_epoch_start", threads)
+    bar = EpochProgress(config.training.epochs, progress)
+    model.add_callback("on_fit_epoch_end", bar)
     started = time.perf_counter()
-    model.train(**train_args(config, data_yaml, project, name))
+    try:
+        model.train(**train_args(config, data_yaml, project, name))
+    finally:
+        bar.close()
     save_dir = Path(model.trainer.save_dir)
     best = save_dir / "weights" / "best.pt"
     if not best.is_file():

@@ -78,6 +78,34 @@ class UseThreads:
             torch.set_num_threads(self.threads)
 
 
+class EpochProgress:
+    """One progress bar over epochs (Ultralytics' own output is off): losses and mAP50 as it goes."""
+
+    def __init__(self, epochs: int, enabled: bool) -> None:
+        from tqdm import tqdm
+
+        self.epochs = epochs
+        self.done = 0
+        self.bar = tqdm(total=epochs, desc="training", unit="epoch", disable=not enabled)
+
+    def __call__(self, trainer: Any) -> None:
+        if self.done >= self.epochs:  # Ultralytics' extra call for the final validation of best.pt
+            return
+        self.done += 1
+        loss = trainer.label_loss_items(trainer.tloss, prefix="train")
+        metrics = trainer.metrics or {}
+        self.bar.set_postfix(
+            box=f"{loss.get('train/box_loss', 0):.3f}",
+            cls=f"{loss.get('train/cls_loss', 0):.3f}",
+            mAP50=f"{metrics.get('metrics/mAP50(B)', 0):.3f}",
+            refresh=False,
+        )
+        self.bar.update()
+
+    def close(self) -> None:
+        self.bar.close()
+
+
 def resolve_device(device: str) -> str | None:
     """'auto' lets Ultralytics pick (first GPU, else CPU)."""
     return None if device == "auto" else device

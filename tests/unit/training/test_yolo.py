@@ -47,7 +47,7 @@ def test_every_training_and_augmentation_key_reaches_ultralytics(tmp_path: Path)
     config = load_training_config(CONFIGS / "training_config.yaml")
     args = train_args(config, tmp_path / "data.yaml", tmp_path, "run")
     renamed = {"batch_size": "batch"}
-    for key, value in config.training.model_dump().items():
+    for key, value in config.training.model_dump(exclude={"threads"}).items():  # threads: our callback sets them
         assert args[renamed.get(key, key)] == value, key
     for key, value in config.augmentation.model_dump().items():
         assert args[key] == value, key
@@ -85,3 +85,38 @@ def test_integrations_are_off_without_touching_the_settings_file() -> None:
     assert SETTINGS["mlflow"] is False
     after = settings_file.read_bytes() if settings_file.exists() else None
     assert before == after
+
+
+def test_use_threads_sets_torch_back_to_every_core() -> None:
+    import os
+
+    import torch
+
+    from fingercount.training.yolo import UseThreads
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)  # what Ultralytics' select_device leaves on a 2-core machine
+        UseThreads(None)(object())
+        assert torch.get_num_threads() == (os.cpu_count() or 1)
+        UseThreads(1)(object())
+        assert torch.get_num_threads() == 1
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_epoch_progress_counts_epochs_once() -> None:
+    from types import SimpleNamespace
+
+    from fingercount.training.yolo import EpochProgress
+
+    trainer = SimpleNamespace(
+        tloss=None,
+        label_loss_items=lambda loss, prefix: {"train/box_loss": 1.5, "train/cls_loss": 2.0},
+        metrics={"metrics/mAP50(B)": 0.4},
+    )
+    progress = EpochProgress(2, enabled=False)
+    for _ in range(3):  # two epochs, then Ultralytics' extra call for the final validation
+        progress(trainer)
+    assert progress.done == 2
+    progress.close()
