@@ -20,7 +20,7 @@ RUN python -m venv /opt/venv \
     && /opt/venv/bin/pip install --constraint requirements.lock .
 
 FROM build AS build-training
-RUN /opt/venv/bin/pip install --constraint requirements.lock ".[train]"
+RUN /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]"
 
 FROM base AS serving
 COPY --from=build /opt/venv /opt/venv
