@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from fingercount.config import EvalSetConfig, EvaluationConfig
-from fingercount.registry.versions import describe_version, list_models, promote
+from fingercount.registry.versions import describe_version, list_models, promote, resolve_version
 from fingercount.training.trainer import TrainResult, train
 from tests.conftest import real_photos, run_cli
 from tests.workspace import Workspace
@@ -31,8 +31,14 @@ def tiny_counts(tmp_path_factory: pytest.TempPathFactory, real_hands: Path) -> P
 
 
 @pytest.fixture(scope="module")
-def fine_tuned(workspace: Workspace, first: TrainResult, tiny_counts: Path) -> TrainResult:
-    """Version 1 fine-tuned, evaluated on the test split and on real photos, not promoted."""
+def staging_version(workspace: Workspace, first: TrainResult) -> str:
+    """The version @staging when the fine-tuning starts (its parent)."""
+    return str(resolve_version(NAME, alias="staging").version)
+
+
+@pytest.fixture(scope="module")
+def fine_tuned(workspace: Workspace, staging_version: str, tiny_counts: Path) -> TrainResult:
+    """The @staging version fine-tuned, evaluated on the test split and on real photos, not promoted."""
     config = workspace.config()
     sets = {"heldout": EvalSetConfig(split="test"), "real": EvalSetConfig(path=tiny_counts)}
     config = config.model_copy(
@@ -45,7 +51,7 @@ def fine_tuned(workspace: Workspace, first: TrainResult, tiny_counts: Path) -> T
     return train(config, workspace.tracking_uri, progress=False, artifact_location=workspace.artifact_location)
 
 
-def test_named_sets_are_logged_stored_and_listed(fine_tuned: TrainResult, first: TrainResult) -> None:
+def test_named_sets_are_logged_stored_and_listed(fine_tuned: TrainResult, staging_version: str) -> None:
     from mlflow import MlflowClient
 
     metrics = MlflowClient().get_run(fine_tuned.run_id).data.metrics
@@ -55,7 +61,7 @@ def test_named_sets_are_logged_stored_and_listed(fine_tuned: TrainResult, first:
     assert metrics["eval/heldout/images"] == metrics["test/images"]
     assert {f"eval/real/count_accuracy/{count}" for count in "12345"} <= set(metrics)
     version = describe_version(NAME, fine_tuned.model_version)
-    assert version["tags"]["parent.version"] == first.model_version
+    assert version["tags"]["parent.version"] == staging_version
     assert version["eval_sets"]["real"]["teacher_count_accuracy"] == pytest.approx(
         metrics["eval/real/teacher/count_accuracy"], abs=1e-5
     )
@@ -63,12 +69,12 @@ def test_named_sets_are_logged_stored_and_listed(fine_tuned: TrainResult, first:
     assert set(listed[str(fine_tuned.model_version)]["eval_sets"]) == {"heldout", "real"}
 
 
-def test_fine_tune_records_its_parent(fine_tuned: TrainResult, first: TrainResult) -> None:
+def test_fine_tune_records_its_parent(fine_tuned: TrainResult, staging_version: str) -> None:
     from mlflow import MlflowClient
 
     tags = MlflowClient().get_run(fine_tuned.run_id).data.tags
     assert tags["parent.uri"] == f"models:/{NAME}@staging"
-    assert tags["parent.version"] == first.model_version
+    assert tags["parent.version"] == staging_version
 
 
 def test_gate_on_a_named_set_promotes_and_refuses(fine_tuned: TrainResult, first: TrainResult) -> None:
