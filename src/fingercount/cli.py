@@ -306,7 +306,7 @@ def eval_command(
     """Evaluate a model: mAP + count accuracy on a test split, or count accuracy on real photos (--counts)."""
     import json
 
-    weights, stored = _model_weights(model)
+    weights, stored = model_weights(model)
     size = imgsz or int(stored.get("imgsz", 640))
     threshold = conf if conf is not None else stored.get("count_conf")
     if counts is not None:
@@ -343,7 +343,7 @@ def _eval_counts(weights: Path, counts: Path, imgsz: int, conf: float | None, wi
     return {name: row.to_dict() for name, row in rows.items()} | {"count_conf": threshold, "images": len(photos)}
 
 
-def _model_weights(model: str) -> tuple[Path, dict[str, Any]]:
+def model_weights(model: str) -> tuple[Path, dict[str, Any]]:
     """Local weights for a path or a registry URI, plus the version's stored metadata."""
     import json
 
