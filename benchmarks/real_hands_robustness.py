@@ -63,7 +63,8 @@ CHANGES: dict[str, Change] = {
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="best.pt, or models:/NAME@ALIAS (needs MLFLOW_TRACKING_URI)")
-    parser.add_argument("--data", type=Path, help="a prepared data.yaml: its test split")
+    parser.add_argument("--data", type=Path, help="a prepared data.yaml")
+    parser.add_argument("--split", default="test", help="with --data: the split (val to choose a recipe, test to report)")
     parser.add_argument("--source", help="with --data: only this source's images (e.g. real)")
     parser.add_argument("--counts", type=Path, help="count folders instead of --data")
     args = parser.parse_args()
@@ -73,7 +74,7 @@ def main() -> None:
 
     weights, stored = model_weights(args.model)
     imgsz, conf = int(stored.get("imgsz", 160)), float(stored.get("count_conf", 0.25))
-    truth = truth_from_path(args.counts) if args.counts else split_truth(args.data, "test", args.source)
+    truth = truth_from_path(args.counts) if args.counts else split_truth(args.data, args.split, args.source)
     photos, true = list(truth), list(truth.values())
     model = YOLO(str(weights), task="detect")
     print(f"{len(photos)} photos; model {args.model} at {imgsz} px, counting threshold {conf:g}")
