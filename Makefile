@@ -27,12 +27,14 @@ test: install system-deps ## Run the whole test suite (creates the environment f
 	$(PY) -m pytest
 
 # System packages the tests drive for real: Debian's Chromium (Playwright cannot download browsers
-# here), nginx (config check) and PostgreSQL (the production topology without Docker).
+# here), nginx (config check) and PostgreSQL (the production topology without Docker); MediaPipe
+# (the hand-landmark teacher) links against EGL and GLES even on the CPU.
 system-deps:
 	@missing=""; \
 	command -v chromium >/dev/null 2>&1 || missing="$$missing chromium"; \
 	command -v nginx >/dev/null 2>&1 || [ -x /usr/sbin/nginx ] || missing="$$missing nginx"; \
 	ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 || missing="$$missing postgresql"; \
+	ldconfig -p | grep -q 'libGLESv2.so.2 ' && ldconfig -p | grep -q 'libEGL.so.1 ' || missing="$$missing libegl1 libgles2"; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
 	    echo "installing$$missing"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; \

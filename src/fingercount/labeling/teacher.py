@@ -108,6 +108,10 @@ class HandTeacher:
             from mediapipe.tasks.python.core.base_options import BaseOptions
         except ImportError:
             raise TeacherUnavailableError(f"MediaPipe is not installed: {INSTALL_HINT}") from None
+        except OSError as exc:  # its native library needs EGL/GLES even on the CPU
+            raise TeacherUnavailableError(
+                f"MediaPipe cannot load its native library ({exc}); on Debian/Ubuntu: apt-get install libegl1 libgles2"
+            ) from None
         path = model_path()
         options = vision.HandLandmarkerOptions(
             base_options=BaseOptions(model_asset_path=str(path)),
