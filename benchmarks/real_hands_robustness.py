@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--model", required=True, help="best.pt, or models:/NAME@ALIAS (needs MLFLOW_TRACKING_URI)")
     parser.add_argument("--data", type=Path, help="a prepared data.yaml")
-    parser.add_argument("--split", default="test", help="with --data: the split (val to choose a recipe, test to report)")
+    parser.add_argument("--split", default="test", help="with --data: val to choose a recipe, test to report")
     parser.add_argument("--source", help="with --data: only this source's images (e.g. real)")
     parser.add_argument("--counts", type=Path, help="count folders instead of --data")
     args = parser.parse_args()
