@@ -53,6 +53,7 @@ format: install ## Apply ruff's fixes and formatting
 bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/synthetic_speed.py
 	$(PY) benchmarks/tracking_overhead.py
+	$(PY) benchmarks/training_threads.py
 	$(PY) benchmarks/face_blur.py
 	$(PY) benchmarks/serving.py
 

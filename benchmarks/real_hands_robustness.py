@@ -68,15 +68,12 @@ def main() -> None:
     parser.add_argument("--source", help="with --data: only this source's images (e.g. real)")
     parser.add_argument("--counts", type=Path, help="count folders instead of --data")
     args = parser.parse_args()
-    from ultralytics import YOLO
+    from fingercount.cli import model_engine
 
-    from fingercount.cli import model_weights
-
-    weights, stored = model_weights(args.model)
-    imgsz, conf = int(stored.get("imgsz", 160)), float(stored.get("count_conf", 0.25))
+    _, engine, stored_conf = model_engine(args.model, "auto", imgsz=160)
+    imgsz, conf = engine.imgsz, 0.25 if stored_conf is None else stored_conf
     truth = truth_from_path(args.counts) if args.counts else split_truth(args.data, args.split, args.source)
     photos, true = list(truth), list(truth.values())
-    model = YOLO(str(weights), task="detect")
     print(f"{len(photos)} photos; model {args.model} at {imgsz} px, counting threshold {conf:g}")
     print(f"{'change':<34} {'model':>7} {'teacher':>8} {'model - teacher':>16}")
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,7 +84,7 @@ def main() -> None:
                 path = Path(tmp) / f"{index}.png"
                 cv2.imwrite(str(path), change(cv2.imread(str(photo)), rng))
                 changed.append(path)
-            ours = report(true, model_counts(model, changed, imgsz, conf)).accuracy
+            ours = report(true, model_counts(engine, changed, conf)).accuracy
             theirs = report(true, teacher_counts(changed)).accuracy
             print(f"{name:<34} {ours:>7.1%} {theirs:>8.1%} {ours - theirs:>+16.1%}", flush=True)
 

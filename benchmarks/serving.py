@@ -62,7 +62,7 @@ def benchmark_frame() -> bytes:
 def train_model(root: Path) -> str:
     """A throw-away registered model at imgsz 320 in a store under `root`; returns its URI."""
     from fingercount.config import load_training_config
-    from fingercount.training.trainer import train
+    from fingercount.training.trainer import TrainEnvironment, train
 
     shutil.copytree(REPO / "configs", root / "configs")
     os.chdir(root)
@@ -75,7 +75,7 @@ def train_model(root: Path) -> str:
         }
     )
     uri = f"sqlite:///{root / 'mlruns.db'}"
-    train(config, uri, progress=False, artifact_location=(root / "mlartifacts").as_uri())
+    train(config, TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False))
     return uri
 
 
@@ -168,25 +168,20 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
     args = parser.parse_args()
 
-    from fingercount.registry.versions import resolve_model_uri
-    from fingercount.serving.engines import build_engine
+    from fingercount.registry import Registry
     from fingercount.settings import quiet_third_parties
 
     quiet_third_parties()
     work = Path(tempfile.mkdtemp(prefix="fc-serving-bench-"))
     uri = args.tracking_uri or train_model(work)
-    from fingercount.registry.connection import connect
-
-    connect(uri)
-    _, local = resolve_model_uri(f"models:/{args.model}/{args.version}", work / "model")
-    metadata = json.loads((local / "artifacts" / "metadata.json").read_text())
-    imgsz, names, conf = metadata["imgsz"], metadata["class_names"], metadata["count_conf"]
+    package = Registry(uri, work / "cache").check().fetch(args.model, args.version)
+    imgsz, conf = package.metadata.imgsz, package.metadata.count_conf
     image = benchmark_frame()
     frame = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
 
     from ultralytics import YOLO
 
-    yolo = YOLO(str(local / "artifacts" / "weights" / "best.pt"), task="detect")
+    yolo = YOLO(str(package.weights), task="detect")
     rows: list[tuple[str, list[float]]] = [
         (
             "Ultralytics PyTorch predict",
@@ -195,7 +190,7 @@ def main() -> None:
     ]
     engine_p50 = {}
     for name, precision in (("openvino", "f32"), ("openvino", "bf16"), ("onnx", ""), ("pytorch", "")):
-        engine = build_engine(local, imgsz, names, name, args.threads, precision or "f32")
+        engine = package.engine(name, args.threads, precision or "f32")
         times = timed(lambda engine=engine: engine.predict(frame, conf), args.requests)  # type: ignore[misc]
         label = f"{name} {precision}".strip()
         engine_p50[label] = statistics.median(times)

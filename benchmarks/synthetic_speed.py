@@ -15,6 +15,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 import cv2
 
+from fingercount.config import SyntheticSourceConfig
 from fingercount.data import synthetic
 from fingercount.data.sources.synthetic import write_synthetic
 
@@ -35,7 +36,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as tmp:
         start = time.perf_counter()
-        write_synthetic(Path(tmp) / "ds", args.images, 0, args.size, 3, progress=False)
+        write_synthetic(Path(tmp) / "ds", SyntheticSourceConfig(images=args.images, img_size=args.size), progress=False)
         write_rate = args.images / (time.perf_counter() - start)
 
     print(f"synthetic generator, {args.images} images at {args.size} px, 1 thread")

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from fingercount.config import load_training_config
 from fingercount.settings import quiet_third_parties
-from fingercount.training.trainer import train
+from fingercount.training.trainer import TrainEnvironment, fit, model_source, prepare_dataset, train
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -41,18 +41,23 @@ def main() -> None:
                 "mlflow": config.mlflow.model_copy(update={"auto_register": False, "experiment_name": "overhead"}),
             }
         )
-        uri = f"sqlite:///{root / 'mlruns.db'}"
+        env = TrainEnvironment(f"sqlite:///{root / 'mlruns.db'}", (root / "mlartifacts").as_uri(), progress=False)
         times: dict[str, list[float]] = {"off": [], "on": []}
         logging_seconds: list[float] = []
-        train(config, uri, track=False, progress=False)  # warm-up: dataset, imports, caches
+        data_yaml = prepare_dataset(config, progress=False).out / "data.yaml"
+
+        def untracked() -> None:  # the fit step alone: no MLflow at all
+            fit(config, data_yaml, model_source(config), root / "untracked", "run", progress=False)
+
+        untracked()  # warm-up: imports, caches
         for _ in range(args.repeats):
             for arm in ("off", "on"):
                 started = time.perf_counter()
-                result = train(config, uri, evaluate_after=False, track=arm == "on", progress=False,
-                               artifact_location=(root / "mlartifacts").as_uri())  # fmt: skip
+                if arm == "off":
+                    untracked()
+                else:
+                    logging_seconds.append(train(config, env, evaluate=False).fit.seconds["tracking"])
                 times[arm].append(time.perf_counter() - started)
-                if arm == "on":
-                    logging_seconds.append(result.seconds["tracking"])
     off, on = statistics.median(times["off"]), statistics.median(times["on"])
     print(f"tracking overhead: test config, {args.epochs} epochs, {args.repeats} repeats per arm (median)")
     print(f"{'arm':<14} {'seconds':>8}")

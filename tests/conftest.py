@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from fingercount.config import SyntheticSourceConfig
 from fingercount.data.sources.synthetic import write_synthetic
 from fingercount.settings import quiet_third_parties
 
@@ -23,7 +24,8 @@ quiet_third_parties()
 @pytest.fixture(scope="session")
 def synthetic_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 small synthetic images in YOLO layout; read-only for the tests that share it."""
-    return write_synthetic(tmp_path_factory.mktemp("synth") / "ds", images=30, seed=3, img_size=128, progress=False)
+    spec = SyntheticSourceConfig(images=30, seed=3, img_size=128)
+    return write_synthetic(tmp_path_factory.mktemp("synth") / "ds", spec, progress=False)
 
 
 @pytest.fixture(scope="session")

@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from fingercount.config import TrainingConfig, load_training_config
-from fingercount.registry.connection import connect
+from fingercount.processes import free_port, wait_until
+from fingercount.registry import Registry
 from fingercount.settings import Settings
-from fingercount.training.trainer import TrainResult, train
+from fingercount.training.trainer import TrainEnvironment, TrainResult, train
 from tests.conftest import CONFIGS
 
 
@@ -24,6 +25,14 @@ class Workspace:
     root: Path
     tracking_uri: str
     artifact_location: str
+
+    def env(self) -> TrainEnvironment:
+        return TrainEnvironment(
+            self.tracking_uri, self.artifact_location, model_cache=self.root / "model-cache", progress=False
+        )
+
+    def registry(self) -> Registry:
+        return Registry(self.tracking_uri, self.root / "model-cache")
 
     def config(self, **training: object) -> TrainingConfig:
         config = load_training_config(self.root / "configs" / "test_config.yaml")
@@ -44,7 +53,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
     space = make_workspace(tmp_path_factory.mktemp("workspace"))
     previous = Path.cwd()
     os.chdir(space.root)
-    connect(space.tracking_uri)
+    use_tracking_uri(space.tracking_uri)
     try:
         yield space
     finally:
@@ -54,23 +63,19 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Workspace]:
 @pytest.fixture(scope="session")
 def first(workspace: Workspace) -> TrainResult:
     """The first training of the session: version 1, promoted to @staging."""
-    return train(
-        workspace.config(), workspace.tracking_uri, workspace.root / "configs/test_config.yaml",
-        artifact_location=workspace.artifact_location, progress=False,
-    )  # fmt: skip
+    return train(workspace.config(), workspace.env(), config_path=workspace.root / "configs/test_config.yaml")
 
 
 @pytest.fixture(scope="session")
 def second(workspace: Workspace, first: TrainResult) -> TrainResult:
     """A second training (another lr0): version 2 of the same model."""
     config = workspace.config(lr0=0.02)
-    return train(config, workspace.tracking_uri, progress=False, artifact_location=workspace.artifact_location)
+    return train(config, workspace.env())
 
 
 @contextmanager
 def running_server(settings: Settings, load_default: bool = True) -> Iterator[str]:
     """A real uvicorn server on a free loopback port, in a thread; yields its base URL."""
-    import socket
     import threading
     import time
 
@@ -78,9 +83,7 @@ def running_server(settings: Settings, load_default: bool = True) -> Iterator[st
 
     from fingercount.serving.app import create_app
 
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(settings, load_default=load_default), host="127.0.0.1", port=port, log_level="warning"
@@ -112,10 +115,15 @@ def serving_settings(workspace: Workspace, cache: Path, **env: str) -> Settings:
 
 
 def wait_for(predicate: Callable[[], bool], timeout: float = 60.0, interval: float = 0.2) -> None:
-    import time
+    try:
+        wait_until(predicate, "the condition", timeout, interval)
+    except RuntimeError as exc:
+        raise AssertionError(str(exc)) from None
 
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(interval)
+
+def use_tracking_uri(uri: str) -> None:
+    """Point the tests' own `MlflowClient()` calls at `uri` (the platform passes URIs explicitly)."""
+    import mlflow
+
+    mlflow.set_tracking_uri(uri)
+    mlflow.set_registry_uri(uri)

@@ -7,13 +7,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from pydantic import BaseModel
 
-from fingercount.errors import FingercountError
+from fingercount.config import MlflowConfig, SyntheticSourceConfig
+from fingercount.errors import ConfigError, FingercountError
 from fingercount.settings import quiet_third_parties
 
 if TYPE_CHECKING:
     from fingercount.config import DatasetConfig
     from fingercount.data.sources import RawDataset
+    from fingercount.inference import Engine
+    from fingercount.registry import Registry
     from fingercount.settings import Settings
 
 app = typer.Typer(
@@ -36,20 +40,34 @@ TrainingConfigOption = Annotated[
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
 
 
+def _default(model: type[BaseModel], field: str) -> Any:
+    """A CLI option's default, read from the config model that owns it."""
+    return model.model_fields[field].default
+
+
 @data_app.command("synth")
 def data_synth(
     out: Annotated[Path, typer.Option(help="Folder to write (images/, labels/, data.yaml).")] = Path("data/synthetic"),
-    images: Annotated[int, typer.Option(min=1, help="Number of images.")] = 500,
-    seed: Annotated[int, typer.Option(help="Same seed, same images.")] = 0,
-    img_size: Annotated[int, typer.Option(min=64, max=2048, help="Square image side in pixels.")] = 320,
-    max_hands: Annotated[int, typer.Option(min=1, max=8, help="At most this many hands per image.")] = 3,
-    include_fist: Annotated[bool, typer.Option(help="Also draw fists (class '0').")] = False,
+    images: Annotated[int, typer.Option(min=1, help="Number of images.")] = _default(SyntheticSourceConfig, "images"),
+    seed: Annotated[int, typer.Option(help="Same seed, same images.")] = _default(SyntheticSourceConfig, "seed"),
+    img_size: Annotated[int, typer.Option(min=64, max=2048, help="Square image side in pixels.")] = _default(
+        SyntheticSourceConfig, "img_size"
+    ),
+    max_hands: Annotated[int, typer.Option(min=1, max=8, help="At most this many hands per image.")] = _default(
+        SyntheticSourceConfig, "max_hands"
+    ),
+    include_fist: Annotated[bool, typer.Option(help="Also draw fists (class '0').")] = _default(
+        SyntheticSourceConfig, "include_fist"
+    ),
     quiet: QuietOption = False,
 ) -> None:
     """Generate a synthetic hand dataset in YOLO format (class = number of raised fingers)."""
     from fingercount.data.sources.synthetic import write_synthetic
 
-    folder = write_synthetic(out, images, seed, img_size, max_hands, include_fist, progress=not quiet)
+    spec = SyntheticSourceConfig(
+        images=images, seed=seed, img_size=img_size, max_hands=max_hands, include_fist=include_fist
+    )
+    folder = write_synthetic(out, spec, progress=not quiet)
     typer.echo(f"wrote {images} images to {folder}")
 
 
@@ -244,6 +262,14 @@ def _settings() -> Settings:
     return Settings()
 
 
+def _registry() -> Registry:
+    """The configured registry, checked to answer (a one-line error within seconds if not)."""
+    from fingercount.registry import Registry
+
+    settings = _settings()
+    return Registry(settings.tracking_uri(), settings.model_cache_dir).check()
+
+
 @app.command("train")
 def train_command(
     training_config: Annotated[
@@ -256,20 +282,13 @@ def train_command(
 ) -> None:
     """Train YOLO11 from a config, tracked in MLflow; evaluate, register and promote as configured."""
     from fingercount.config import load_data_config, load_training_config
-    from fingercount.training.trainer import train
+    from fingercount.training.trainer import TrainEnvironment, train
 
     config = load_training_config(training_config)
     load_data_config(config.dataset.config)  # both configs are checked before any work starts
-    settings = _settings()
-    result = train(
-        config,
-        settings.tracking_uri(),
-        training_config,
-        artifact_location=settings.artifact_location(),
-        evaluate_after=evaluate,
-        progress=not quiet,
-    )
-    typer.echo(f"run {result.run_id} finished; weights: {result.best}")
+    env = TrainEnvironment.from_settings(_settings(), progress=not quiet)
+    result = train(config, env, config_path=training_config, evaluate=evaluate)
+    typer.echo(f"run {result.run_id} finished; weights: {result.weights}")
     if result.evaluation is not None:
         _print_metrics(result.evaluation.metrics)
     if result.model_version is not None:
@@ -296,26 +315,36 @@ def eval_command(
     teacher: Annotated[
         bool, typer.Option(help="With --counts: measure the hand-landmark teacher on the same photos.")
     ] = True,
-    imgsz: Annotated[int | None, typer.Option(help="Inference size (default: the model's).")] = None,
+    engine: Annotated[
+        str,
+        typer.Option(
+            help="Inference engine for registered versions: auto (what serving picks), openvino, onnx, pytorch."
+        ),
+    ] = "auto",
+    imgsz: Annotated[
+        int | None, typer.Option(help="Inference size of a best.pt (a registered version has its own).")
+    ] = None,
     conf: Annotated[
         float | None,
         typer.Option(min=0.0, max=1.0, help="Counting threshold (default: stored one, else chosen on val)."),
     ] = None,
     report: Annotated[Path | None, typer.Option(help="Write the full JSON report here.")] = None,
 ) -> None:
-    """Evaluate a model: mAP + count accuracy on a test split, or count accuracy on real photos (--counts)."""
+    """Evaluate a model as it is served: mAP + count accuracy on a test split, or count accuracy on real photos."""
     import json
 
-    weights, stored = model_weights(model)
-    size = imgsz or int(stored.get("imgsz", 640))
-    threshold = conf if conf is not None else stored.get("count_conf")
+    if engine not in {"auto", "openvino", "onnx", "pytorch"}:
+        raise typer.BadParameter("must be auto, openvino, onnx or pytorch", param_hint="--engine")
+    weights, runner, stored_conf = model_engine(model, engine, imgsz)
+    threshold = conf if conf is not None else stored_conf
+    typer.echo(f"engine: {runner.name} at {runner.imgsz} px", err=True)
     if counts is not None:
-        details = _eval_counts(weights, counts, size, threshold, teacher)
+        details = _eval_counts(runner, counts, threshold, teacher)
     else:
         from fingercount.training.evaluate import evaluate
 
         data_yaml = data / "data.yaml" if data.is_dir() else data
-        result = evaluate(weights, data_yaml, size, conf=threshold)
+        result = evaluate(runner, weights, data_yaml, conf=threshold)
         _print_metrics(result.metrics)
         details = result.to_dict()
     if report is not None:
@@ -323,15 +352,13 @@ def eval_command(
         typer.echo(f"report written to {report}")
 
 
-def _eval_counts(weights: Path, counts: Path, imgsz: int, conf: float | None, with_teacher: bool) -> dict[str, Any]:
-    from ultralytics import YOLO
-
+def _eval_counts(engine: Engine, counts: Path, conf: float | None, with_teacher: bool) -> dict[str, Any]:
     from fingercount.training.count_eval import model_counts, report, teacher_counts, truth_from_path
 
     truth = truth_from_path(counts)
     photos, true = list(truth), list(truth.values())
     threshold = 0.25 if conf is None else conf  # no validation split here: Ultralytics' default
-    ours = report(true, model_counts(YOLO(str(weights), task="detect"), photos, imgsz, threshold))
+    ours = report(true, model_counts(engine, photos, threshold))
     rows = {"model": ours}
     if with_teacher:
         rows["teacher"] = report(true, teacher_counts(photos, progress=True))
@@ -339,28 +366,28 @@ def _eval_counts(weights: Path, counts: Path, imgsz: int, conf: float | None, wi
     typer.echo(f"{'':<8} {'accuracy':>9} {'MAE':>6} {'no hand':>8}  per count")
     for name, row in rows.items():
         per_count = " ".join(f"{k}:{v:.0%}" for k, v in row.per_count.items())
-        typer.echo(f"{name:<8} {row.accuracy:>9.1%} {row.mae:>6.2f} {row.no_hand:>8.1%}  {per_count}")
+        typer.echo(f"{name:<8} {row.accuracy:>9.1%} {row.mae:>6.2f} {row.no_hand:>8.1%}  per count {per_count}")
     return {name: row.to_dict() for name, row in rows.items()} | {"count_conf": threshold, "images": len(photos)}
 
 
-def model_weights(model: str) -> tuple[Path, dict[str, Any]]:
-    """Local weights for a path or a registry URI, plus the version's stored metadata."""
-    import json
-
+def model_engine(model: str, engine: str, imgsz: int | None) -> tuple[Path, Engine, float | None]:
+    """(weights, inference engine, stored counting threshold) for a weights path or a registry URI."""
     from fingercount.errors import ModelNotFoundError
+    from fingercount.inference import build_engine
 
     if model.startswith("models:/"):
-        from fingercount.registry.connection import connect
-        from fingercount.registry.versions import resolve_model_uri
-
-        connect(_settings().tracking_uri())
-        _, local = resolve_model_uri(model)
-        metadata = json.loads((local / "artifacts" / "metadata.json").read_text())
-        return local / "artifacts" / "weights" / "best.pt", metadata
+        _, package = _registry().fetch_uri(model)
+        return package.weights, package.engine(engine), package.metadata.count_conf
     path = Path(model)
     if not path.is_file():
         raise ModelNotFoundError(f"{path}: no such weights file")
-    return path, {}
+    if engine not in {"auto", "pytorch"}:
+        raise ConfigError(f"--engine {engine} needs a registered version (models:/…); a .pt file runs on pytorch")
+    from ultralytics import YOLO
+
+    names = YOLO(str(path), task="detect").names
+    size = imgsz or 640
+    return path, build_engine({"pytorch": path}, size, [str(names[i]) for i in sorted(names)], "pytorch"), None
 
 
 def _print_metrics(metrics: dict[str, float]) -> None:
@@ -371,11 +398,9 @@ def _print_metrics(metrics: dict[str, float]) -> None:
 @models_app.command("list")
 def models_list() -> None:
     """Every registered model and its versions, with aliases, stage and key test metrics."""
-    from fingercount.registry.connection import connect
-    from fingercount.registry.versions import eval_set_accuracies, list_models
+    from fingercount.registry.versions import eval_set_accuracies
 
-    connect(_settings().tracking_uri())
-    models = list_models()
+    models = _registry().list_models()
     if not models:
         typer.echo("no registered models yet; run `fingercount train`")
     for model in models:
@@ -398,11 +423,7 @@ def models_describe(
     """One version in full: aliases, stage, run, tags and metrics."""
     import json
 
-    from fingercount.registry.connection import connect
-    from fingercount.registry.versions import describe_version
-
-    connect(_settings().tracking_uri())
-    typer.echo(json.dumps(describe_version(name, version), indent=2, sort_keys=True))
+    typer.echo(json.dumps(_registry().describe(name, version), indent=2, sort_keys=True))
 
 
 @models_app.command("promote")
@@ -411,16 +432,12 @@ def models_promote(
     version: Annotated[str, typer.Option(help="Version to promote.")],
     alias: Annotated[str, typer.Option(help="Alias to move (staging, production, …).")] = "production",
     metric: Annotated[str, typer.Option(help="Gate metric: promote only if at least the current holder's.")] = (
-        "test/count_accuracy"
+        _default(MlflowConfig, "promotion_metric")
     ),
     force: Annotated[bool, typer.Option("--force", help="Skip the gate.")] = False,
 ) -> None:
     """Point an alias at a version, gated on a test metric."""
-    from fingercount.registry.connection import connect
-    from fingercount.registry.versions import promote
-
-    connect(_settings().tracking_uri())
-    decision = promote(name, version, alias, metric=metric, force=force)
+    decision = _registry().promote(name, version, alias, metric=metric, force=force)
     verb = "promoted" if decision.promoted else "kept the current version; not promoted"
     typer.echo(f"{name} v{decision.version} @{decision.alias}: {verb} ({decision.reason})")
     if not decision.promoted:

@@ -211,6 +211,16 @@ class TrainingParams(StrictModel):
     fraction: float = Field(1.0, gt=0, le=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for training (null: every core)")
 
+    @model_validator(mode="after")
+    def _auto_optimizer_sets_its_own_rates(self) -> TrainingParams:
+        explicit = self.model_fields_set & {"lr0", "momentum"}
+        if self.optimizer == "auto" and explicit:
+            raise ValueError(
+                "optimizer 'auto' picks lr0 and momentum itself and would ignore the "
+                f"{' and '.join(sorted(explicit))} you set; choose an optimizer (e.g. SGD or AdamW)"
+            )
+        return self
+
 
 class AugmentationConfig(StrictModel):
     hsv_h: float = Field(0.015, ge=0, le=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 
 _COUNT_PATTERNS = (
     re.compile(r"^(\d)$"),
@@ -21,15 +20,3 @@ def finger_count(class_name: str) -> int | None:
             value = int(match.group(1))
             return value if 0 <= value <= 5 else None
     return None
-
-
-def image_count(class_names: Iterable[str]) -> tuple[int, list[str]]:
-    """Total fingers over the hands in one image, plus the class names that counted as 0."""
-    total, unknown = 0, []
-    for name in class_names:
-        value = finger_count(name)
-        if value is None:
-            unknown.append(name)
-        else:
-            total += value
-    return total, unknown

@@ -7,7 +7,6 @@ of the same config on the same data (matched by the run's `config_key` tag).
 from __future__ import annotations
 
 import contextlib
-import socket
 import subprocess
 import sys
 import time
@@ -19,34 +18,10 @@ import typer
 
 from fingercount.config import DataConfig, TrainingConfig, load_data_config, load_training_config
 from fingercount.errors import ConfigError
+from fingercount.processes import port_free, stop_process
 from fingercount.settings import Settings
 
 ALIAS = "production"
-
-
-def port_free(host: str, port: int) -> bool:
-    with socket.socket() as sock:
-        return sock.connect_ex((host, port)) != 0
-
-
-def existing_version(config: TrainingConfig, key: str) -> str | None:
-    """The registered version trained from this exact config and data, if any."""
-    from mlflow import MlflowClient
-
-    client = MlflowClient()
-    experiment = client.get_experiment_by_name(config.mlflow.experiment_name)
-    if experiment is None:
-        return None
-    runs = client.search_runs(
-        [experiment.experiment_id],
-        f"tags.config_key = '{key}' and attributes.status = 'FINISHED'",
-        order_by=["start_time DESC"],
-    )
-    for run in runs:
-        versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
-        if versions:
-            return str(versions[0].version)
-    return None
 
 
 @contextlib.contextmanager
@@ -61,11 +36,7 @@ def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.P
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
+        stop_process(process, timeout=15)
 
 
 def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, list[str]]:
@@ -106,9 +77,8 @@ def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, 
 
 
 def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int, serve: bool = True) -> dict[str, Any]:
-    from fingercount.registry.connection import connect
-    from fingercount.registry.versions import promote
-    from fingercount.training.trainer import config_key, prepare_dataset, train
+    from fingercount.registry import Registry
+    from fingercount.training.trainer import TrainEnvironment, config_key, prepare_dataset, train
 
     config, data_config, notes = available_data(load_training_config(config_path))
     settings = Settings()
@@ -116,7 +86,7 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
         for wanted, flag in ((port, "--port"), (ui_port, "--ui-port")):
             if not port_free(host, wanted):
                 raise ConfigError(f"port {wanted} is in use: stop what uses it or pass {flag} with a free port")
-    connect(settings.tracking_uri())
+    registry = Registry(settings.tracking_uri(), settings.model_cache_dir).check()
     started = time.perf_counter()
     real = [source.label for source in data_config.extra_sources if source.type == "folders"]
     what = f"drawn hands + real photos ({', '.join(real)}, boxed by the teacher)" if real else "drawn hands"
@@ -125,20 +95,14 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
         typer.echo(f"   note: {note}; training on drawn hands alone counts real fingers poorly")
     prepared = prepare_dataset(config, data_config=data_config)
     key = config_key(config, prepared.manifest["content_hash"])
-    version = None if fresh else existing_version(config, key)
+    version = None if fresh else registry.version_for_run_tag(config.mlflow.experiment_name, "config_key", key)
     if version is not None:
         typer.echo(f"2/4 training: reusing version {version} trained from this config and data (--fresh retrains)")
     else:
         typer.echo(
             f"2/4 training {config.model.architecture} for {config.training.epochs} epochs on CPU (progress below)"
         )
-        result = train(
-            config,
-            settings.tracking_uri(),
-            config_path,
-            artifact_location=settings.artifact_location(),
-            prepared=prepared,
-        )
+        result = train(config, TrainEnvironment.from_settings(settings), config_path=config_path, prepared=prepared)
         version = result.model_version
         assert version is not None, "the demo config registers its model"
         metrics = result.evaluation.metrics if result.evaluation else {}
@@ -150,9 +114,10 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
             teacher = metrics.get(f"eval/{name}/teacher/count_accuracy")
             beside = f" (hand-landmark teacher: {teacher:.1%})" if teacher is not None else ""
             typer.echo(f"   {name}: exact finger-count accuracy {metrics[f'eval/{name}/count_accuracy']:.1%}{beside}")
-    decision = promote(config.mlflow.registered_model_name, version, ALIAS, config.mlflow.promotion_metric)
+    model_name = config.mlflow.registered_model_name
+    decision = registry.promote(model_name, version, ALIAS, config.mlflow.promotion_metric)
     if not decision.promoted:  # the demo always shows the model it just trained or reused
-        decision = promote(config.mlflow.registered_model_name, version, ALIAS, force=True)
+        decision = registry.promote(model_name, version, ALIAS, force=True)
     typer.echo(f"3/4 registry: {config.mlflow.registered_model_name} v{version} is @{ALIAS}")
     summary = {"version": version, "seconds_to_model": time.perf_counter() - started}
     if serve:

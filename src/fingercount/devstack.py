@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -18,36 +17,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from fingercount.processes import free_port, http_ok, stop_process, wait_until
+
 BUCKET = "mlflow"
 S3_KEYS = {
     "AWS_ACCESS_KEY_ID": "devstack",
     "AWS_SECRET_ACCESS_KEY": "devstack-secret",
     "AWS_DEFAULT_REGION": "us-east-1",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_until(check: object, what: str, timeout: float = 60.0) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():  # type: ignore[operator]
-            return
-        time.sleep(0.2)
-    raise RuntimeError(f"{what} did not come up within {timeout:.0f} s")
-
-
-def _http_ok(url: str) -> bool:
-    import requests
-
-    try:
-        return requests.get(url, timeout=2).ok
-    except requests.RequestException:
-        return False
 
 
 def _postgres_bin(name: str) -> str:
@@ -129,7 +106,7 @@ class DevStack:
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-        wait_until(lambda: _http_ok(self.s3_endpoint + "/moto-api/"), "moto's S3 server")
+        wait_until(lambda: http_ok(self.s3_endpoint + "/moto-api/"), "moto's S3 server")
         import boto3
 
         s3 = boto3.client(
@@ -149,7 +126,7 @@ class DevStack:
              "--host", "127.0.0.1", "--port", str(self.mlflow_port)],
             env=env, stdout=open(self.root / "mlflow.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
         )  # fmt: skip
-        wait_until(lambda: _http_ok(self.tracking_uri + "/health"), "mlflow server", timeout=120)
+        wait_until(lambda: http_ok(self.tracking_uri + "/health"), "mlflow server", timeout=120)
 
     def stop_mlflow(self) -> None:
         self._stop("mlflow")
@@ -157,11 +134,7 @@ class DevStack:
     def _stop(self, name: str) -> None:
         process = self.processes.pop(name, None)
         if process is not None:
-            process.terminate()
-            try:
-                process.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                process.kill()
+            stop_process(process)
 
     def start(self) -> DevStack:
         self.start_postgres()

@@ -14,6 +14,10 @@ class FingercountError(Exception):
     http_status = 500
     exit_code = 1
 
+    def body(self) -> dict[str, str]:
+        """The one error shape every client sees: HTTP bodies and WebSocket messages alike."""
+        return {"error": self.code, "detail": str(self)}
+
 
 class ConfigError(FingercountError):
     """A configuration file (or option) is missing, malformed or inconsistent."""
@@ -90,3 +94,10 @@ class PayloadTooLargeError(FingercountError):
 class UnauthorizedError(FingercountError):
     code = "unauthorized"
     http_status = 401
+
+
+class InvalidRequestError(FingercountError):
+    """A request that does not match the API's schema (FastAPI's validation)."""
+
+    code = "invalid_request"
+    http_status = 422

@@ -20,7 +20,6 @@ class Settings(BaseSettings):
     model_name: str = Field(default="yolov11-finger-counting", alias="MODEL_NAME")
     model_stage: str | None = Field(default=None, alias="MODEL_STAGE")
     model_alias: str | None = Field(default=None, alias="MODEL_ALIAS")
-    picsellia_token: str | None = Field(default=None, alias="PICSELLIA_TOKEN")
     # Not `home`: pydantic-settings would also read the HOME variable into it.
     fingercount_home: Path = Field(default=Path("."), alias="FINGERCOUNT_HOME")
     artifact_root: str = Field(default="", alias="MLFLOW_ARTIFACT_ROOT")

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from mlflow import MlflowClient
 
+from fingercount.processes import free_port
 from tests.e2e.conftest import CHROMIUM, FLAGS, ConsoleLog, screenshot
-from tests.unit.training.test_tracking import free_port
 from tests.workspace import TrainResult, Workspace, running_server, serving_settings, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from fingercount.processes import free_port
 from fingercount.training.trainer import TrainResult
 from tests.conftest import REPO, run_cli
-from tests.unit.training.test_tracking import free_port
 from tests.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -64,7 +64,7 @@ def test_eval_from_registry_alias(
 
 
 def test_seed_entry_point_eval_on_a_weights_path(first: TrainResult, env: Workspace) -> None:
-    weights = first.best.relative_to(env.root)
+    weights = first.weights.relative_to(env.root)
     assert str(weights).startswith("experiments/")
     result = subprocess.run(
         [sys.executable, str(REPO / "main.py"), "eval", "--model", str(weights), "--data", DATA],

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 
 from fingercount.config import EvalSetConfig, EvaluationConfig
-from fingercount.registry.versions import describe_version, list_models, promote, resolve_version
 from fingercount.training.trainer import TrainResult, train
 from tests.conftest import real_photos, run_cli
 from tests.workspace import Workspace
@@ -33,7 +32,7 @@ def tiny_counts(tmp_path_factory: pytest.TempPathFactory, real_hands: Path) -> P
 @pytest.fixture(scope="module")
 def staging_version(workspace: Workspace, first: TrainResult) -> str:
     """The version @staging when the fine-tuning starts (its parent)."""
-    return str(resolve_version(NAME, alias="staging").version)
+    return str(workspace.registry().resolve(NAME, alias="staging").version)
 
 
 @pytest.fixture(scope="module")
@@ -48,10 +47,12 @@ def fine_tuned(workspace: Workspace, staging_version: str, tiny_counts: Path) ->
             "mlflow": config.mlflow.model_copy(update={"auto_promote_stage": None}),
         }
     )
-    return train(config, workspace.tracking_uri, progress=False, artifact_location=workspace.artifact_location)
+    return train(config, workspace.env())
 
 
-def test_named_sets_are_logged_stored_and_listed(fine_tuned: TrainResult, staging_version: str) -> None:
+def test_named_sets_are_logged_stored_and_listed(
+    fine_tuned: TrainResult, staging_version: str, workspace: Workspace
+) -> None:
     from mlflow import MlflowClient
 
     metrics = MlflowClient().get_run(fine_tuned.run_id).data.metrics
@@ -60,12 +61,12 @@ def test_named_sets_are_logged_stored_and_listed(fine_tuned: TrainResult, stagin
     assert metrics["eval/real/teacher/count_accuracy"] >= 0.7  # measured 1.0 on these 10 photos
     assert metrics["eval/heldout/images"] == metrics["test/images"]
     assert {f"eval/real/count_accuracy/{count}" for count in "12345"} <= set(metrics)
-    version = describe_version(NAME, fine_tuned.model_version)
+    version = workspace.registry().describe(NAME, fine_tuned.model_version)
     assert version["tags"]["parent.version"] == staging_version
     assert version["eval_sets"]["real"]["teacher_count_accuracy"] == pytest.approx(
         metrics["eval/real/teacher/count_accuracy"], abs=1e-5
     )
-    listed = {v["version"]: v for v in list_models()[0]["versions"]}
+    listed = {v["version"]: v for v in workspace.registry().list_models()[0]["versions"]}
     assert set(listed[str(fine_tuned.model_version)]["eval_sets"]) == {"heldout", "real"}
 
 
@@ -77,21 +78,23 @@ def test_fine_tune_records_its_parent(fine_tuned: TrainResult, staging_version: 
     assert tags["parent.version"] == staging_version
 
 
-def test_gate_on_a_named_set_promotes_and_refuses(fine_tuned: TrainResult, first: TrainResult) -> None:
+def test_gate_on_a_named_set_promotes_and_refuses(
+    fine_tuned: TrainResult, first: TrainResult, workspace: Workspace
+) -> None:
     from mlflow import MlflowClient
 
     metric = "eval/real/count_accuracy"
-    holder = promote(NAME, str(fine_tuned.model_version), "real-gate", metric)
+    holder = workspace.registry().promote(NAME, str(fine_tuned.model_version), "real-gate", metric)
     assert holder.promoted
     value = holder.new_value
     assert value is not None
     client = MlflowClient()
     client.log_metric(first.run_id, metric, value - 0.5)
-    refused = promote(NAME, str(first.model_version), "real-gate", metric)
+    refused = workspace.registry().promote(NAME, str(first.model_version), "real-gate", metric)
     assert not refused.promoted
     assert refused.reason.startswith(f"{metric} ")
     client.log_metric(first.run_id, metric, value + 0.5, step=1)
-    assert promote(NAME, str(first.model_version), "real-gate", metric).promoted
+    assert workspace.registry().promote(NAME, str(first.model_version), "real-gate", metric).promoted
 
 
 def test_eval_counts_equals_a_hand_computation(
@@ -104,12 +107,12 @@ def test_eval_counts_equals_a_hand_computation(
     from ultralytics import YOLO
 
     out = workspace.root / "counts.json"
-    args = ["eval", "-m", str(first.best), "--counts", str(tiny_counts), "--conf", "0.25", "--imgsz", "64"]
+    args = ["eval", "-m", str(first.weights), "--counts", str(tiny_counts), "--conf", "0.25", "--imgsz", "64"]
     code, stdout, _ = run_cli([*args, "--report", str(out)], monkeypatch, capsys)
     assert code == 0
     assert "teacher" in stdout
     produced = json.loads(out.read_text())
-    model = YOLO(str(first.best))
+    model = YOLO(str(first.weights))
     right = 0
     for folder in sorted(tiny_counts.iterdir()):
         for photo in sorted(folder.iterdir()):

@@ -16,8 +16,8 @@ import pytest
 from mlflow import MlflowClient
 from skimage import data as samples
 
+from fingercount.processes import free_port
 from fingercount.training.trainer import TrainResult
-from tests.unit.training.test_tracking import free_port
 from tests.workspace import Workspace, running_server, serving_settings, wait_for
 
 pytestmark = pytest.mark.slow
@@ -343,17 +343,10 @@ def test_openapi_docs(server: str) -> None:
     assert httpx.get(f"{server}/docs").status_code == 200
 
 
-def test_exported_engines_match_pytorch(versions: tuple[str, str], tmp_path: Path) -> None:
+def test_exported_engines_match_pytorch(versions: tuple[str, str], workspace: Workspace) -> None:
     """Parity: same image, same classes and boxes from ONNX, OpenVINO and Ultralytics PyTorch."""
-    from fingercount.registry.versions import resolve_model_uri
-    from fingercount.serving.engines import build_engine
-
-    _, local = resolve_model_uri(f"models:/{MODEL}/1", tmp_path)
-    metadata = json.loads((local / "artifacts" / "metadata.json").read_text())
-    engines = {
-        name: build_engine(local, metadata["imgsz"], metadata["class_names"], name, 2)
-        for name in ("pytorch", "onnx", "openvino")
-    }
+    package = workspace.registry().fetch(MODEL, "1")
+    engines = {name: package.engine(name) for name in ("pytorch", "onnx", "openvino")}
     for index in range(4):
         frame = cv2.imdecode(np.frombuffer(sample_image(index), np.uint8), cv2.IMREAD_COLOR)
         # A two-epoch model is unsure of everything: compare its most confident boxes.

@@ -16,9 +16,10 @@ import pytest
 from mlflow import MlflowClient
 
 from fingercount.devstack import BUCKET, S3_KEYS, DevStack
+from fingercount.registry import Registry
 from fingercount.serving.model_manager import ModelManager
 from fingercount.training.trainer import TrainResult
-from tests.workspace import Workspace, running_server, serving_settings, wait_for
+from tests.workspace import Workspace, running_server, serving_settings, use_tracking_uri, wait_for
 
 pytestmark = pytest.mark.slow
 MODEL = "yolov11-finger-counting"
@@ -36,15 +37,14 @@ def stack() -> Iterator[DevStack]:
 def test_train_serve_and_survive_outages(
     stack: DevStack, workspace: Workspace, first: TrainResult, tmp_path: Path
 ) -> None:
-    from fingercount.registry.connection import configure
-    from fingercount.training.trainer import train
+    from fingercount.training.trainer import TrainEnvironment, train
 
     config = workspace.config()
     config = config.model_copy(update={"mlflow": config.mlflow.model_copy(update={"experiment_name": "stack"})})
     try:
-        result = train(config, stack.tracking_uri, progress=False)
+        result = train(config, TrainEnvironment(stack.tracking_uri, model_cache=tmp_path / "cache", progress=False))
     finally:
-        configure(workspace.tracking_uri)  # later tests use the workspace's embedded store
+        use_tracking_uri(workspace.tracking_uri)  # later tests use the workspace's embedded store
     assert result.model_version == "1"
     client = MlflowClient(tracking_uri=stack.tracking_uri, registry_uri=stack.tracking_uri)
     assert client.get_run(result.run_id).info.status == "FINISHED"
@@ -61,7 +61,7 @@ def test_train_serve_and_survive_outages(
 
     # The cache already holds "version 1" of the same name from another registry (the workspace's):
     # serving must not mistake it for the stack's version 1.
-    ModelManager(workspace.tracking_uri, tmp_path).load(MODEL, version="1")
+    ModelManager(Registry(workspace.tracking_uri, tmp_path)).load(MODEL, version="1")
     settings = serving_settings(workspace, tmp_path, MLFLOW_TRACKING_URI=stack.tracking_uri, MODEL_ALIAS="staging")
     image = next(Path("data/test-prepared/images/test").iterdir()).read_bytes()
     with running_server(settings) as base:

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
-from fingercount.registry.versions import promote, resolve_model_uri
 from fingercount.training import trainer as trainer_module
 from fingercount.training.tracking import EPOCH_METRICS
 from fingercount.training.trainer import TrainResult, train
@@ -54,7 +53,7 @@ def test_one_metric_point_per_epoch(first: TrainResult) -> None:
     for metric in EPOCH_METRICS:
         history = client.get_metric_history(first.run_id, metric)
         assert sorted(point.step for point in history) == [1, 2], metric
-    assert first.epochs_logged == [1, 2]
+    assert first.fit.epochs_logged == [1, 2]
 
 
 def test_each_artifact_logged_exactly_once(first: TrainResult) -> None:
@@ -100,7 +99,7 @@ def test_test_metrics(first: TrainResult) -> None:
     assert truth_images == metrics["test/images"] == 8
 
 
-def test_version_registered_and_promoted(first: TrainResult, tmp_path: Path) -> None:
+def test_version_registered_and_promoted(first: TrainResult, workspace: Workspace) -> None:
     client = MlflowClient()
     assert first.model_version == "1"
     assert first.promotion is not None
@@ -112,8 +111,7 @@ def test_version_registered_and_promoted(first: TrainResult, tmp_path: Path) -> 
     holder = str(client.get_model_version_by_alias(MODEL, "staging").version)
     # Later tests may train version 2, which then holds the alias only if its own gate said so.
     assert holder == "1" or client.get_model_version(MODEL, holder).tags["promotion.staging.decision"] == "promoted"
-    _found, local = resolve_model_uri(f"models:/{MODEL}/1", tmp_path)
-    artifacts = local / "artifacts"
+    artifacts = workspace.registry().fetch(MODEL, "1").artifacts
     metadata = json.loads((artifacts / "metadata.json").read_text())
     assert metadata["class_names"] == ["1", "2", "3", "4", "5"]
     assert metadata["imgsz"] == 64
@@ -126,12 +124,11 @@ def test_version_registered_and_promoted(first: TrainResult, tmp_path: Path) -> 
     assert set(metadata["sha256"]) >= {"weights/best.pt", "exports/model.onnx"}
 
 
-def test_exports_load(first: TrainResult, tmp_path: Path) -> None:
+def test_exports_load(first: TrainResult, workspace: Workspace) -> None:
     import onnxruntime as ort
     import openvino as ov
 
-    _, local = resolve_model_uri(f"models:/{MODEL}/1", tmp_path)
-    exports = local / "artifacts" / "exports"
+    exports = workspace.registry().fetch(MODEL, "1").exports
     session = ort.InferenceSession(str(exports / "model.onnx"), providers=["CPUExecutionProvider"])
     output = session.run(None, {session.get_inputs()[0].name: np.zeros((1, 3, 64, 64), np.float32)})
     assert output[0].shape[0] == 1
@@ -156,7 +153,10 @@ def test_pyfunc_predict_returns_detections(first: TrainResult) -> None:
     assert (frame[["y1", "y2"]] <= height + 1).all().all()
 
 
-def test_second_training_adds_version_2_and_gate_decides(first: TrainResult, second: TrainResult) -> None:
+def test_second_training_adds_version_2_and_gate_decides(
+    first: TrainResult, second: TrainResult, workspace: Workspace
+) -> None:
+    promote = workspace.registry().promote
     assert second.model_version == "2"
     client = MlflowClient()
     first_acc = client.get_run(first.run_id).data.metrics["test/count_accuracy"]
@@ -193,13 +193,13 @@ def test_failure_after_start_marks_the_run(
     def explode(*args: Any, **kwargs: Any) -> None:
         raise error
 
-    monkeypatch.setattr(trainer_module, "_fit", explode)
+    monkeypatch.setattr(trainer_module, "fit", explode)
     config = workspace.config()
     config = config.model_copy(
         update={"mlflow": config.mlflow.model_copy(update={"experiment_name": f"fail-{status}"})}
     )
     with pytest.raises(type(error)):
-        train(config, workspace.tracking_uri, progress=False)
+        train(config, workspace.env())
     client = MlflowClient()
     experiment = client.get_experiment_by_name(f"fail-{status}")
     (run,) = client.search_runs([experiment.experiment_id])

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from fingercount.counting import finger_count, image_count
+from fingercount.counting import finger_count
 
 
 @pytest.mark.parametrize(
@@ -11,7 +11,3 @@ from fingercount.counting import finger_count, image_count
 )
 def test_finger_count(name: str, expected: int | None) -> None:
     assert finger_count(name) == expected
-
-
-def test_image_count_reports_unknown_names() -> None:
-    assert image_count(["2", "finger-3", "thumbs-up"]) == (5, ["thumbs-up"])

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
+from fingercount.files import built_aside
 from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.errors import DatasetError
 from fingercount.preprocessing import Pipeline
@@ -165,7 +165,7 @@ def _safe_to_replace(out: Path) -> bool:
     return not out.exists() or (out.is_dir() and (not any(out.iterdir()) or (out / MANIFEST).is_file()))
 
 
-def anonymise(item: ValidSample, pipeline: Pipeline) -> tuple[ValidSample, bool]:
+def preprocess(item: ValidSample, pipeline: Pipeline) -> tuple[ValidSample, bool]:
     """Run the preprocessing steps; re-encode only if a step changed the pixels."""
     frame = cv2.imdecode(np.frombuffer(item.image_bytes, np.uint8), cv2.IMREAD_UNCHANGED)
     assert frame is not None  # validate() decoded it already
@@ -175,7 +175,7 @@ def anonymise(item: ValidSample, pipeline: Pipeline) -> tuple[ValidSample, bool]
     suffix = Path(item.sample.name).suffix.lower() or ".jpg"
     ok, encoded = cv2.imencode(suffix if suffix in {".png", ".bmp", ".webp", ".tif", ".tiff"} else ".jpg", processed)
     if not ok:
-        raise DatasetError(f"{item.sample.name}: could not re-encode the anonymised image")
+        raise DatasetError(f"{item.sample.name}: could not re-encode the preprocessed image")
     data = encoded.tobytes()
     return replace(item, image_bytes=data, image_hash=hashlib.sha256(data).hexdigest()), True
 
@@ -207,16 +207,14 @@ def prepare(
         else:
             seen[result.image_hash] = sample.name  # duplicates are judged on the original bytes
             if pipeline:
-                result, was_changed = anonymise(result, pipeline)
+                result, was_changed = preprocess(result, pipeline)
                 changed += was_changed
             valid.append(result)
     if not valid:
         raise DatasetError(f"no usable images: all {len(dataset.samples)} were skipped (first: {_first(skipped)})")
     splits, guarded = assign_splits(valid, ratios, seed)
     skipped.extend(guarded)
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with built_aside(out) as tmp:
         manifest = _write(tmp, dataset, splits, ratios, seed, progress, pipeline.names if pipeline else [])
         report = {
             "source": dataset.description,
@@ -225,10 +223,6 @@ def prepare(
             "preprocessing": {"steps": pipeline.names if pipeline else [], "images_changed": changed},
         }
         (tmp / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return PrepareResult(out, manifest, skipped)
 
 

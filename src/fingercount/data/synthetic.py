@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 import cv2
 import numpy as np
 
+from fingercount.config import SyntheticSourceConfig
+
 FINGERS = ("thumb", "index", "middle", "ring", "pinky")
 
 # Per finger, in palm-radius units and degrees from the hand's "up" direction:
@@ -189,7 +191,7 @@ def _background(rng: np.random.Generator, size: int) -> np.ndarray:
     return canvas
 
 
-DEFAULT_HAND_SCALE = (0.045, 0.085)  # palm radius as a fraction of the image side
+DEFAULT_HAND_SCALE = SyntheticSourceConfig.model_fields["hand_scale"].default  # palm radius / image side
 
 
 def _random_hand(rng: np.random.Generator, size: int, count: int, scale: tuple[float, float]) -> HandSpec:

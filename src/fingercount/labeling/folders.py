@@ -28,8 +28,8 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from fingercount.data.sources.local import IMAGE_SUFFIXES
 from fingercount.errors import DatasetError
+from fingercount.files import built_aside, image_files
 
 CLASS_NAMES = [str(count) for count in range(6)]
 REPORT = "report.json"
@@ -67,7 +67,7 @@ def count_folders(src: Path) -> dict[int, list[Path]] | None:
 
 
 def _images(folder: Path) -> list[Path]:
-    return sorted((p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES), key=natural_key)
+    return sorted(image_files(folder), key=natural_key)
 
 
 def natural_key(path: Path) -> tuple[Any, ...]:
@@ -104,13 +104,11 @@ def label_folder(
     )
     if not jobs:
         raise DatasetError(f"{src}: no photos found (.jpg, .png, …), neither in count folders 0-5 nor elsewhere")
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "images").mkdir(parents=True)
-    (tmp / "labels").mkdir()
     report = LabelReport(out, "count-folders" if by_count is not None else "photos", 0, teacher=describe())
     agreed = 0
-    try:
+    with built_aside(out) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "labels").mkdir()
         outcomes = _outcomes(jobs, workers or os.cpu_count() or 1)
         for (photo, truth, _), outcome in tqdm(
             zip(jobs, outcomes, strict=True), total=len(jobs), desc="labelling", unit="img", disable=not progress
@@ -130,10 +128,6 @@ def label_folder(
             raise DatasetError(f"{src}: the teacher kept no photo ({report.to_dict()['reasons']})")
         (tmp / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(CLASS_NAMES)), "nc": len(CLASS_NAMES)}))
         (tmp / REPORT).write_text(json.dumps({"source": str(src), **report.to_dict()}, indent=2, sort_keys=True))
-        shutil.rmtree(out, ignore_errors=True)
-        tmp.rename(out)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
     return report
 
 

@@ -20,7 +20,6 @@ import cv2
 import numpy as np
 
 from fingercount.errors import FingercountError
-from fingercount.preprocessing.base import register_step
 
 Mode = Literal["blur", "mosaic", "solid"]
 
@@ -62,7 +61,6 @@ def as_bgr(frame: np.ndarray) -> np.ndarray:
     raise PreprocessingError(f"expected a grayscale, BGR or BGRA image, got shape {frame.shape}")
 
 
-@register_step("face_blur")
 class FaceBlur:
     """Anonymise every detected face; returns the input array itself when there is none."""
 

@@ -10,8 +10,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fingercount.data.sources.local import IMAGE_SUFFIXES
 from fingercount.errors import DatasetError, FingercountError
+from fingercount.files import image_files
 from fingercount.preprocessing.face_blur import FaceBlur
 
 
@@ -27,7 +27,7 @@ def _targets(src: Path, dst: Path) -> list[tuple[Path, Path]]:
     if src.is_file():
         return [(src, dst / src.name if dst.is_dir() else dst)]
     if src.is_dir():
-        images = sorted(p for p in src.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        images = image_files(src)
         return [(image, dst / image.relative_to(src)) for image in images]
     raise DatasetError(f"{src}: no such file or folder")
 

@@ -1,19 +1,10 @@
-"""The only module that talks to the MLflow model registry: register, promote, resolve, list."""
+"""The only package that talks to the MLflow model registry, through one `Registry(uri)` object.
 
-from fingercount.registry.versions import (
-    PromotionDecision,
-    describe_version,
-    list_models,
-    promote,
-    register_version,
-    resolve_model_uri,
-)
+It also owns the model package: the on-disk layout and typed metadata of a model version.
+"""
 
-__all__ = [
-    "PromotionDecision",
-    "describe_version",
-    "list_models",
-    "promote",
-    "register_version",
-    "resolve_model_uri",
-]
+from fingercount.registry.client import Registry
+from fingercount.registry.package import ModelMetadata, ModelPackage
+from fingercount.registry.versions import PromotionDecision
+
+__all__ = ["ModelMetadata", "ModelPackage", "PromotionDecision", "Registry"]

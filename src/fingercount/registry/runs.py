@@ -15,11 +15,9 @@ MAIN_PARAMS = (
 )
 
 
-def list_experiments(max_runs: int = 200, uri: str | None = None) -> list[dict[str, Any]]:
-    from mlflow import MlflowClient
+def list_experiments(client: Any, max_runs: int = 200) -> list[dict[str, Any]]:
     from mlflow.entities import ViewType
 
-    client = MlflowClient(tracking_uri=uri)
     found = []
     for experiment in client.search_experiments(view_type=ViewType.ACTIVE_ONLY):
         runs = client.search_runs([experiment.experiment_id], max_results=max_runs, order_by=["start_time DESC"])
@@ -43,3 +41,20 @@ def list_experiments(max_runs: int = 200, uri: str | None = None) -> list[dict[s
             }
         )
     return found
+
+
+def version_for_run_tag(client: Any, experiment: str, tag: str, value: str) -> str | None:
+    """The registered version made by the newest finished run tagged `tag=value`, if any."""
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    runs = client.search_runs(
+        [found.experiment_id],
+        f"tags.`{tag}` = '{value}' and attributes.status = 'FINISHED'",
+        order_by=["start_time DESC"],
+    )
+    for run in runs:
+        versions = client.search_model_versions(f"run_id = '{run.info.run_id}'")
+        if versions:
+            return str(versions[0].version)
+    return None

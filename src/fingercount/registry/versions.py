@@ -1,72 +1,17 @@
-"""Registered model versions: register, promote (gated, by alias), resolve and list."""
+"""Registered model versions: promote (gated, by alias), resolve, describe and list, over one MLflow client."""
 
 from __future__ import annotations
 
-import hashlib
-import json
 import warnings
 from dataclasses import asdict, dataclass
-from importlib import metadata as package_metadata
-from pathlib import Path
 from typing import Any
 
+from fingercount.config import MlflowConfig
 from fingercount.errors import ModelNotFoundError, TrackingUnavailableError
 
-DEFAULT_GATE_METRIC = "test/count_accuracy"
+DEFAULT_GATE_METRIC: str = MlflowConfig.model_fields["promotion_metric"].default
 # Aliases are primary; the legacy stage is set too while the installed MLflow still has stages.
 LEGACY_STAGES = {"staging": "Staging", "production": "Production"}
-
-
-def _client(uri: str | None = None) -> Any:
-    """A client for `uri`, or for the process-wide URI when None (the CLI and training)."""
-    from mlflow import MlflowClient
-
-    return MlflowClient(tracking_uri=uri, registry_uri=uri)
-
-
-def sha256_tree(root: Path) -> dict[str, str]:
-    """sha256 of every file under `root`, keyed by its path relative to `root`'s parent."""
-    hashes = {}
-    for path in sorted(p for p in root.rglob("*") if p.is_file()):
-        hashes[str(path.relative_to(root.parent))] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return hashes
-
-
-def register_version(name: str, weights_dir: Path, exports_dir: Path, metadata: dict[str, Any], work_dir: Path) -> str:
-    """Log the model directory into the active run and add it as a new version of `name`."""
-    import mlflow
-
-    metadata = {**metadata, "sha256": {**sha256_tree(weights_dir), **sha256_tree(exports_dir)}}
-    metadata_path = work_dir / "metadata.json"
-    metadata_path.write_text(json.dumps(metadata, indent=2, sort_keys=True))
-    requirements = [f"{pkg}=={package_metadata.version(pkg)}" for pkg in ("ultralytics", "torch", "opencv-python")]
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # MLflow warns about missing signatures/type hints
-        info = mlflow.pyfunc.log_model(
-            name="model",
-            python_model=str(Path(__file__).with_name("pyfunc_entry.py")),  # models from code: no pickle
-            artifacts={"weights": str(weights_dir), "exports": str(exports_dir), "metadata": str(metadata_path)},
-            registered_model_name=name,
-            pip_requirements=requirements,
-            signature=_signature(float(metadata["count_conf"])),
-        )
-    version = str(info.registered_model_version)
-    client = _client()
-    for key in ("architecture", "imgsz", "count_conf"):
-        client.set_model_version_tag(name, version, key, str(metadata[key]))
-    for key, value in metadata.get("metrics", {}).items():
-        client.set_model_version_tag(name, version, key, f"{value:.6g}")
-    if metadata.get("parent"):
-        client.set_model_version_tag(name, version, "parent.version", metadata["parent"]["version"])
-    return version
-
-
-def _signature(count_conf: float) -> Any:
-    """Inputs stay free-form (paths, bytes or an array); `conf` is a per-call parameter."""
-    from mlflow.models.signature import ModelSignature
-    from mlflow.types.schema import ParamSchema, ParamSpec
-
-    return ModelSignature(inputs=None, outputs=None, params=ParamSchema([ParamSpec("conf", "double", count_conf)]))
 
 
 @dataclass(frozen=True)
@@ -101,20 +46,19 @@ def _version_by_alias(client: Any, name: str, alias: str) -> Any | None:
 
 
 def promote(
+    client: Any,
     name: str,
     version: str,
     alias: str,
     metric: str = DEFAULT_GATE_METRIC,
     force: bool = False,
-    uri: str | None = None,
 ) -> PromotionDecision:
     """Move `alias` to `version` if its metric is at least the current holder's (or `force`).
 
     The decision and both figures are written as tags on the candidate version.
     """
-    client = _client(uri)
     alias = alias.lower()
-    candidate = get_version(name, version, uri)
+    candidate = get_version(client, name, version)
     current = _version_by_alias(client, name, alias)
     new_value = _run_metric(client, candidate, metric)
     current_value = _run_metric(client, current, metric) if current is not None else None
@@ -164,11 +108,11 @@ def _unavailable(exc: Exception) -> TrackingUnavailableError:
     return TrackingUnavailableError(f"the model registry is not answering: {first}")
 
 
-def get_version(name: str, version: str, uri: str | None = None) -> Any:
+def get_version(client: Any, name: str, version: str) -> Any:
     from mlflow.exceptions import MlflowException
 
     try:
-        return _client(uri).get_model_version(name, str(version))
+        return client.get_model_version(name, str(version))
     except MlflowException as exc:
         if not _not_found(exc):
             raise _unavailable(exc) from None
@@ -176,16 +120,15 @@ def get_version(name: str, version: str, uri: str | None = None) -> Any:
 
 
 def resolve_version(
+    client: Any,
     name: str,
     version: str | None = None,
     alias: str | None = None,
     stage: str | None = None,
-    uri: str | None = None,
 ) -> Any:
     """A model version by number, alias, or stage (alias of the same name first, then legacy stage)."""
-    client = _client(uri)
     if version is not None:
-        return get_version(name, version, uri)
+        return get_version(client, name, version)
     label = alias or stage
     if label is None:
         raise ModelNotFoundError("give a version, an alias or a stage")
@@ -226,26 +169,13 @@ def parse_model_uri(uri: str) -> tuple[str, str | None, str | None]:
     return (name, ref, None) if ref.isdigit() else (name, None, ref)
 
 
-def resolve_model_uri(uri: str, dst: Path | None = None) -> tuple[Any, Path]:
-    """Download a registered version's model directory: (version record, local path)."""
-    import mlflow
-
-    name, version, label = parse_model_uri(uri)
-    found = resolve_version(name, version=version, alias=label, stage=label)
-    local = mlflow.artifacts.download_artifacts(
-        artifact_uri=f"models:/{name}/{found.version}", dst_path=str(dst) if dst else None
-    )
-    return found, Path(local)
-
-
-def describe_version(name: str, version: str | None = None, uri: str | None = None) -> dict[str, Any]:
-    client = _client(uri)
+def describe_version(client: Any, name: str, version: str | None = None) -> dict[str, Any]:
     if version is None:
         versions = client.search_model_versions(f"name='{name}'")
         if not versions:
             raise ModelNotFoundError(f"no registered model named {name!r}")
         version = str(max(int(v.version) for v in versions))
-    found = get_version(name, version, uri)
+    found = get_version(client, name, version)
     return _version_dict(found)
 
 
@@ -271,8 +201,7 @@ def _float(value: str | None) -> float | None:
     return None if value is None else float(value)
 
 
-def list_models(uri: str | None = None) -> list[dict[str, Any]]:
-    client = _client(uri)
+def list_models(client: Any) -> list[dict[str, Any]]:
     models = []
     for model in client.search_registered_models():
         versions = client.search_model_versions(f"name='{model.name}'")

@@ -14,8 +14,8 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from fingercount import __version__
-from fingercount.errors import FingercountError
-from fingercount.registry.connection import client_defaults
+from fingercount.errors import FingercountError, InvalidRequestError
+from fingercount.registry.client import Registry
 from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.middleware import ObserveMiddleware
@@ -24,10 +24,6 @@ from fingercount.serving.routes import health, models, predict
 from fingercount.settings import Settings, quiet_third_parties
 
 log = logging.getLogger(__name__)
-
-
-def _error(code: str, detail: str, status: int) -> JSONResponse:
-    return JSONResponse({"error": code, "detail": detail}, status_code=status)
 
 
 def _load_default_model(state: ServingState) -> None:
@@ -53,9 +49,9 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         metrics.model_loaded.set(1)
         metrics.model.info({"name": info.name, "version": info.version, "engine": info.engine})
 
+    registry = Registry(settings.tracking_uri(), settings.model_cache_dir)
     manager = ModelManager(
-        settings.tracking_uri(),
-        settings.model_cache_dir.expanduser(),
+        registry,
         settings.engine,
         settings.engine_threads,
         settings.openvino_precision,
@@ -65,7 +61,6 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        client_defaults()
         if settings.enable_preprocessing:
             _ = state.face_blur  # load CenterFace before the first request
         if load_default:
@@ -90,13 +85,12 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     @app.exception_handler(FingercountError)
     async def domain_error(request: Request, exc: FingercountError) -> JSONResponse:
         metrics.errors.labels(exc.code).inc()
-        return _error(exc.code, str(exc), exc.http_status)
+        return JSONResponse(exc.body(), status_code=exc.http_status)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
-        metrics.errors.labels("invalid_request").inc()
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
-        return _error("invalid_request", problems, 422)
+        return await domain_error(request, InvalidRequestError(problems))
 
     # Multipart framing adds a little to the file itself; the route checks the file's own size.
     app.add_middleware(ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024)

@@ -39,6 +39,10 @@ def _dimensions(data: bytes) -> tuple[int, int]:
         raise PayloadTooLargeError("the image has too many pixels") from None
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as exc:
         raise BadImageError(f"the image header cannot be read ({exc})") from None
+    except ImportError:
+        # Once Ultralytics is imported (the PyTorch engine), its patched `Image.open` answers an
+        # unreadable file by importing the optional pi_heif package instead of raising.
+        raise BadImageError("the image header cannot be read") from None
 
 
 def _complete(kind: str, data: bytes) -> bool:

@@ -49,7 +49,7 @@ class ObserveMiddleware:
 
     async def _reject(self, send: Send, error: PayloadTooLargeError) -> None:
         self.metrics.errors.labels(error.code).inc()
-        body = json.dumps({"error": error.code, "detail": str(error)}).encode()
+        body = json.dumps(error.body()).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
         await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})

@@ -6,7 +6,7 @@ import time
 
 import numpy as np
 
-from fingercount.counting import finger_count
+from fingercount.inference import image_count
 from fingercount.preprocessing import Pipeline
 from fingercount.serving.model_manager import LoadedModel
 from fingercount.serving.schemas import Prediction, PredictResponse
@@ -28,12 +28,12 @@ def predict_frame(
             class_id=d.class_id,
             confidence=round(d.confidence, 4),
             bbox=[round(v, 1) for v in d.bbox],
-            fingers=finger_count(d.class_name) or 0,
+            fingers=d.fingers,
         )
         for d in detections
     ]
     response = PredictResponse(
-        finger_count=sum(p.fingers for p in predictions),
+        finger_count=image_count(detections),
         predictions=predictions,
         preprocessing_applied=bool(blur),
         inference_time_ms=round(seconds * 1000, 2),

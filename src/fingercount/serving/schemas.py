@@ -28,7 +28,6 @@ class ModelState(BaseModel):
     loaded: bool
     model: dict[str, object] | None = None
     last_error: str | None = None
-    swaps: int = 0
 
 
 class HealthResponse(BaseModel):
@@ -38,8 +37,3 @@ class HealthResponse(BaseModel):
     reason: str | None = None
     registry_reachable: bool
     preprocessing_enabled: bool
-
-
-class ErrorResponse(BaseModel):
-    error: str
-    detail: str

@@ -11,14 +11,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-import cv2
 import numpy as np
 from tqdm import tqdm
 
 from fingercount.counting import finger_count
 from fingercount.data.sources.combined import SEPARATOR
 from fingercount.errors import DatasetError
-from fingercount.training.evaluate import count_result, predicted_hands, read_data_yaml, true_counts
+from fingercount.inference import Engine
+from fingercount.training.evaluate import (
+    PREDICT_FLOOR,
+    count_result,
+    predicted_hands,
+    read_data_yaml,
+    read_image,
+    true_counts,
+)
 
 
 @dataclass
@@ -103,10 +110,10 @@ def report(truth: list[int], predicted: list[int]) -> CountReport:
     )
 
 
-def model_counts(model: Any, photos: list[Path], imgsz: int, conf: float, device: str | None = None) -> list[int]:
-    """Our model's total count per photo, -1 where it found no hand above `conf`."""
+def model_counts(engine: Engine, photos: list[Path], conf: float) -> list[int]:
+    """Our model's total count per photo (as served), -1 where it found no hand above `conf`."""
     totals = []
-    for hands in predicted_hands(model, photos, imgsz, device):
+    for hands in predicted_hands(engine, photos, min(conf, PREDICT_FLOOR)):
         kept = [count for count, score in hands if score >= conf]
         totals.append(sum(kept) if kept else -1)
     return totals
@@ -119,20 +126,14 @@ def teacher_counts(photos: list[Path], progress: bool = False) -> list[int]:
     totals = []
     with HandTeacher() as teacher:
         for photo in tqdm(photos, desc="teacher", unit="img", disable=not progress):
-            image = cv2.imdecode(np.fromfile(str(photo), np.uint8), cv2.IMREAD_COLOR)
+            image = read_image(photo)
             hands = teacher.label(image) if image is not None else []
             totals.append(sum(h.count for h in hands) if hands else -1)
     return totals
 
 
 def evaluate_sets(
-    model: Any,
-    sets: dict[str, Any],
-    data_yaml: Path | None,
-    imgsz: int,
-    conf: float,
-    with_teacher: bool,
-    device: str | None = None,
+    engine: Engine, sets: dict[str, Any], data_yaml: Path | None, conf: float, with_teacher: bool
 ) -> tuple[dict[str, float], dict[str, Any]]:
     """Each named set (config.EvalSetConfig): flat `eval/<set>/…` metrics and a JSON report."""
     metrics: dict[str, float] = {}
@@ -145,7 +146,7 @@ def evaluate_sets(
                 raise DatasetError(f"evaluation set {name!r} names a split, but there is no prepared dataset")
             truth = split_truth(data_yaml, spec.split, spec.source)
         photos, true = list(truth), list(truth.values())
-        ours = report(true, model_counts(model, photos, imgsz, conf, device))
+        ours = report(true, model_counts(engine, photos, conf))
         metrics.update(ours.metrics(f"eval/{name}"))
         details[name] = {"model": ours.to_dict()}
         if with_teacher:

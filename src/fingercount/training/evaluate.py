@@ -1,7 +1,9 @@
 """Evaluation on the test split: detection metrics and the counting metrics users care about.
 
-Counting treats a hand as one box: predictions use class-agnostic NMS, and the confidence
-threshold for counting is chosen on the validation split, then applied unchanged to test.
+Counts are measured through an inference engine (`fingercount.inference`): the same engine,
+detection core and class-agnostic NMS that serving runs, so the accuracy that gates a promotion
+is the accuracy users get. The confidence threshold for counting is chosen on the validation
+split, then applied unchanged to test.
 """
 
 from __future__ import annotations
@@ -12,11 +14,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import cv2
 import numpy as np
 import yaml
 
 from fingercount.counting import finger_count
+from fingercount.data.sources.local import parse_yolo_label
 from fingercount.errors import DatasetError
+from fingercount.inference import Engine
+from fingercount.training.tracking import f1
 
 THRESHOLDS = tuple(round(float(t), 2) for t in np.arange(0.05, 0.951, 0.05))
 PREDICT_FLOOR = THRESHOLDS[0]
@@ -36,11 +42,16 @@ class EvalReport:
     count_conf: float
     confusion: dict[str, dict[str, int]]
     per_class_ap: dict[str, float] = field(default_factory=dict)
+    engine: str = ""  # the inference engine the counts were measured with
+    counts: dict[str, int] = field(default_factory=dict)  # test image -> predicted finger count
+    sets: dict[str, Any] = field(default_factory=dict)  # named evaluation sets, model and teacher
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "metrics": self.metrics,
             "count_conf": self.count_conf,
+            "engine": self.engine,
+            "counts": self.counts,
             "count_confusion": self.confusion,
             "per_class_ap50_95": self.per_class_ap,
         }
@@ -63,28 +74,39 @@ def true_counts(root: Path, split: str, names: list[str]) -> dict[Path, int]:
     totals = {}
     for image in images:
         label = root / "labels" / split / f"{image.stem}.txt"
-        ids = [int(line.split()[0]) for line in label.read_text().splitlines() if line.strip()]
-        totals[image] = sum(finger_count(names[i]) or 0 for i in ids)
+        boxes, problem = parse_yolo_label(label.read_text())
+        if problem:
+            raise DatasetError(f"{label}: {problem}")
+        totals[image] = sum(finger_count(names[box.class_id]) or 0 for box in boxes)
     return totals
 
 
-def predicted_hands(model: Any, images: list[Path], imgsz: int, device: str | None) -> list[list[tuple[int, float]]]:
-    """(count, confidence) per detected hand, class-agnostic NMS, above the lowest threshold."""
+def read_image(path: Path) -> np.ndarray | None:
+    """A photo as serving decodes an upload (BGR), or None when it cannot be decoded."""
+    return cv2.imdecode(np.fromfile(str(path), np.uint8), cv2.IMREAD_COLOR)
+
+
+def predicted_hands(engine: Engine, images: list[Path], floor: float = PREDICT_FLOOR) -> list[list[tuple[int, float]]]:
+    """(fingers, confidence) per hand the engine finds, above `floor`.
+
+    Thresholding these later at any `conf >= floor` gives the served answer at `conf`: greedy
+    NMS never lets a box below `conf` suppress one above it.
+    """
     hands = []
-    names = model.names
-    for result in model.predict(
-        source=[str(p) for p in images], imgsz=imgsz, conf=PREDICT_FLOOR, agnostic_nms=True,
-        device=device, stream=True, verbose=False, batch=16,
-    ):  # fmt: skip
-        boxes = result.boxes
-        classes = boxes.cls.int().tolist() if boxes is not None else []
-        confs = boxes.conf.tolist() if boxes is not None else []
-        hands.append([(finger_count(str(names[c])) or 0, float(p)) for c, p in zip(classes, confs, strict=True)])
+    for path in images:
+        frame = read_image(path)
+        found = engine.predict(frame, floor) if frame is not None else []
+        hands.append([(d.fingers, d.confidence) for d in found])
     return hands
 
 
+def image_totals(hands: list[list[tuple[int, float]]], conf: float) -> list[int]:
+    """Each image's finger count at `conf`: what serving answers at that threshold."""
+    return [sum(count for count, p in image if p >= conf) for image in hands]
+
+
 def count_result(truth: list[int], hands: list[list[tuple[int, float]]], conf: float) -> CountResult:
-    predicted = [sum(count for count, p in image if p >= conf) for image in hands]
+    predicted = image_totals(hands, conf)
     confusion: dict[str, Counter[str]] = {}
     for t, p in zip(truth, predicted, strict=True):
         confusion.setdefault(str(t), Counter())[str(p)] += 1
@@ -107,49 +129,49 @@ def choose_threshold(truth: list[int], hands: list[list[tuple[int, float]]]) -> 
 
 
 def detection_metrics(
-    model: Any, data_yaml: Path, imgsz: int, device: str | None, split: str
+    weights: Path, data_yaml: Path, imgsz: int, device: str | None, split: str
 ) -> tuple[dict[str, float], dict[str, float]]:
+    """mAP, precision, recall, F1 and per-class AP from Ultralytics' validator on the weights."""
+    from ultralytics import YOLO
+
+    model = YOLO(str(weights), task="detect")
     with tempfile.TemporaryDirectory() as tmp:
         result = model.val(
             data=str(data_yaml), split=split, imgsz=imgsz, batch=16, device=device, plots=False,
             verbose=False, project=tmp, name="val", agnostic_nms=False,
         )  # fmt: skip
     box = result.box
-    precision, recall = float(box.mp), float(box.mr)
     metrics = {
         "mAP50": float(box.map50),
         "mAP50-95": float(box.map),
-        "precision": precision,
-        "recall": recall,
-        "F1": 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0,
+        "precision": float(box.mp),
+        "recall": float(box.mr),
+        "F1": f1(float(box.mp), float(box.mr)),
     }
     per_class = {str(model.names[int(c)]): float(ap) for c, ap in zip(result.ap_class_index, box.ap, strict=True)}
     return metrics, per_class
 
 
 def evaluate(
-    weights: Path, data_yaml: Path, imgsz: int, device: str | None = None, conf: float | None = None
+    engine: Engine, weights: Path, data_yaml: Path, device: str | None = None, conf: float | None = None
 ) -> EvalReport:
     """Choose the counting threshold on val (unless given), then measure everything on test."""
-    from ultralytics import YOLO
-
     root, names = read_data_yaml(data_yaml)
-    model = YOLO(str(weights), task="detect")
     metrics: dict[str, float] = {}
     if conf is None:
         val_truth = true_counts(root, "val", names)
-        conf, val_result = choose_threshold(
-            list(val_truth.values()), predicted_hands(model, list(val_truth), imgsz, device)
-        )
+        conf, val_result = choose_threshold(list(val_truth.values()), predicted_hands(engine, list(val_truth)))
         metrics["val/count_accuracy"] = val_result.accuracy
         metrics["val/count_mae"] = val_result.mae
     test_truth = true_counts(root, "test", names)
-    test_result = count_result(list(test_truth.values()), predicted_hands(model, list(test_truth), imgsz, device), conf)
-    detection, per_class = detection_metrics(model, data_yaml, imgsz, device, "test")
+    test_hands = predicted_hands(engine, list(test_truth), min(conf, PREDICT_FLOOR))
+    test_result = count_result(list(test_truth.values()), test_hands, conf)
+    counts = dict(zip((str(p) for p in test_truth), image_totals(test_hands, conf), strict=True))
+    detection, per_class = detection_metrics(weights, data_yaml, engine.imgsz, device, "test")
     metrics.update({f"test/{key}": value for key, value in detection.items()})
     metrics.update({f"test/AP50-95/{name}": value for name, value in per_class.items()})
     metrics["test/count_accuracy"] = test_result.accuracy
     metrics["test/count_mae"] = test_result.mae
     metrics["test/count_conf"] = conf
     metrics["test/images"] = float(test_result.images)
-    return EvalReport(metrics, conf, test_result.confusion, per_class)
+    return EvalReport(metrics, conf, test_result.confusion, per_class, engine=engine.name, counts=counts)

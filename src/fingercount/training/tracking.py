@@ -23,11 +23,19 @@ def ensure_experiment(name: str, artifact_location: str | None) -> str:
 
 @contextmanager
 def tracked_run(
-    experiment: str, run_name: str, tags: Mapping[str, str], artifact_location: str | None = None
+    tracking_uri: str, experiment: str, run_name: str, tags: Mapping[str, str], artifact_location: str | None = None
 ) -> Iterator[Any]:
-    """Start the run; any exception ends it FAILED, Ctrl-C KILLED, with the error as a tag."""
+    """Start the run on `tracking_uri`; any exception ends it FAILED, Ctrl-C KILLED, with the error as a tag.
+
+    MLflow's fluent logging API (and Ultralytics' callbacks through it) writes to the process-wide
+    tracking URI, so the run sets it; registry access never relies on it (`fingercount.registry`).
+    """
     import mlflow
 
+    from fingercount.registry.connection import client_defaults
+
+    client_defaults()
+    mlflow.set_tracking_uri(tracking_uri)
     mlflow.set_experiment(experiment_id=ensure_experiment(experiment, artifact_location))
     run = mlflow.start_run(run_name=run_name, tags=dict(tags))
     try:
@@ -137,10 +145,14 @@ _METRIC_NAMES = {
 EPOCH_METRICS = (*_METRIC_NAMES.values(), "F1", "lr")
 
 
+def f1(precision: float, recall: float) -> float:
+    return 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+
+
 def epoch_metrics(trainer: Any) -> dict[str, float]:
     raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
     metrics = {ours: float(raw[theirs]) for theirs, ours in _METRIC_NAMES.items() if theirs in raw}
     precision, recall = metrics.get("precision", 0.0), metrics.get("recall", 0.0)
-    metrics["F1"] = 2 * precision * recall / (precision + recall) if precision + recall > 0 else 0.0
+    metrics["F1"] = f1(precision, recall)
     metrics["lr"] = float(trainer.lr.get("lr/pg0", 0.0)) if trainer.lr else 0.0
     return metrics

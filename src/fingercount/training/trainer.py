@@ -1,18 +1,21 @@
-"""`train(config) -> TrainResult`: prepare data, train YOLO11, evaluate, register, promote.
+"""`train(config, env) -> TrainResult`: a pipeline of steps, each callable alone with a typed result.
 
-This function owns the one MLflow run of a training; the CLI is a thin wrapper around it.
+    prepare_dataset → fit → package → evaluate → register → promote
+
+`package` comes before `evaluate` on purpose: the counts that gate a promotion are measured on
+the package's exports, through the engine and detection core that serving runs. This module
+owns the one MLflow run of a training; the CLI, the demo and the benchmarks are thin callers.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
-import tempfile
+import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
@@ -20,9 +23,10 @@ from fingercount.config import DataConfig, TrainingConfig, load_data_config
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
 from fingercount.preprocessing import build_pipeline
-from fingercount.registry.connection import connect
+from fingercount.registry.client import DEFAULT_CACHE, Registry
+from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
 from fingercount.training import tracking
-from fingercount.training.evaluate import EvalReport, evaluate
+from fingercount.training.evaluate import EvalReport
 from fingercount.training.yolo import (
     EpochProgress,
     UseThreads,
@@ -31,6 +35,9 @@ from fingercount.training.yolo import (
     resolve_device,
     train_args,
 )
+
+if TYPE_CHECKING:
+    from fingercount.settings import Settings
 
 # Ultralytics outputs worth keeping, each logged once under the run's artifact folders.
 _PLOTS = (
@@ -44,16 +51,47 @@ _PLOTS = (
 )
 
 
+@dataclass(frozen=True)
+class TrainEnvironment:
+    """Where a training runs and records (from `Settings` in the CLI; from a workspace in tests)."""
+
+    tracking_uri: str
+    artifact_location: str | None = None
+    experiments_dir: Path = Path("experiments")
+    model_cache: Path = DEFAULT_CACHE
+    progress: bool = True
+
+    @classmethod
+    def from_settings(cls, settings: Settings, progress: bool = True) -> TrainEnvironment:
+        return cls(
+            settings.tracking_uri(),
+            settings.artifact_location(),
+            model_cache=settings.model_cache_dir,
+            progress=progress,
+        )
+
+
+@dataclass
+class FitResult:
+    save_dir: Path
+    weights: Path  # best.pt, or last.pt when Ultralytics wrote no best
+    class_names: list[str]
+    epochs_logged: list[int]
+    seconds: dict[str, float] = field(default_factory=dict)
+
+
 @dataclass
 class TrainResult:
     run_id: str
-    save_dir: Path
-    best: Path
-    epochs_logged: list[int]
+    fit: FitResult
+    package: ModelPackage | None = None
     evaluation: EvalReport | None = None
     model_version: str | None = None
     promotion: dict[str, Any] | None = None
-    seconds: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def weights(self) -> Path:
+        return self.fit.weights
 
 
 def config_key(config: TrainingConfig, content_hash: str) -> str:
@@ -62,9 +100,56 @@ def config_key(config: TrainingConfig, content_hash: str) -> str:
     return hashlib.sha256(payload.encode()).hexdigest()[:16]
 
 
+def train(
+    config: TrainingConfig,
+    env: TrainEnvironment,
+    *,
+    config_path: Path | None = None,
+    prepared: PrepareResult | None = None,
+    evaluate: bool = True,
+) -> TrainResult:
+    """Run one experiment end to end in one MLflow run (never left RUNNING).
+
+    `prepared` reuses a dataset prepared by the caller (the demo prepares first, to key its reuse).
+    Evaluation always runs when the config registers the model.
+    """
+    registry = Registry(env.tracking_uri, env.model_cache).check()
+    source, parent = starting_point(config, registry)  # fails fast (offline pretrained, unknown version)
+    prepared = prepared or prepare_dataset(config, env.progress)
+    data_yaml = prepared.out / "data.yaml"
+    tags = {
+        "architecture": config.model.architecture,
+        "dataset.content_hash": prepared.manifest["content_hash"],
+        "config_key": config_key(config, prepared.manifest["content_hash"]),
+        **({"parent.uri": parent.uri, "parent.version": parent.version} if parent else {}),
+    }
+    run_name = f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
+    with tracking.tracked_run(
+        env.tracking_uri, config.mlflow.experiment_name, run_name, tags, env.artifact_location
+    ) as run:
+        run_id = run.info.run_id
+        _log_params(config, prepared)
+        _log_inputs(config, config_path, prepared)
+        logger = tracking.EpochLogger()
+        project = env.experiments_dir / config.mlflow.experiment_name
+        fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress)
+        result = TrainResult(run_id, fitted)
+        _log_training_artifacts(fitted.save_dir)
+        if not (evaluate or config.mlflow.auto_register):
+            return result
+        result.package = package(fitted, config, run_id, parent)
+        result.evaluation = evaluate_package(result.package, data_yaml, config)
+        _log_evaluation(result.evaluation)
+        if config.mlflow.auto_register:
+            result.model_version = register(registry, result.package, result.evaluation, config)
+            result.promotion = promote(registry, config, result.model_version)
+    return result
+
+
 def prepare_dataset(
     config: TrainingConfig, progress: bool = True, data_config: DataConfig | None = None
 ) -> PrepareResult:
+    """Step 1: the configured source(s), validated, preprocessed and split."""
     data_config = data_config or load_data_config(config.dataset.config)
     dataset = source_from_config(data_config).load(progress=progress)
     ratios = config.dataset.split_ratios.as_dict()
@@ -72,70 +157,31 @@ def prepare_dataset(
     return prepare(dataset, data_config.output_dir, ratios, config.dataset.seed, progress, pipeline)
 
 
-def train(
-    config: TrainingConfig,
-    tracking_uri: str,
-    config_path: Path | None = None,
-    artifact_location: str | None = None,
-    evaluate_after: bool = True,
-    experiments_dir: Path = Path("experiments"),
-    progress: bool = True,
-    track: bool = True,
-    prepared: PrepareResult | None = None,
-) -> TrainResult:
-    """Run one experiment end to end. `track=False` skips MLflow (benchmarks only)."""
-    from ultralytics import YOLO
-
-    train_args(config, Path("data.yaml"), experiments_dir, "preview")  # refuses ignored settings before any work
-    if track or config.model.parent_uri:
-        connect(tracking_uri)
-    source, parent = starting_point(config)  # fails fast (offline pretrained, unknown version) before any work
-    prepared = prepared or prepare_dataset(config, progress)  # the demo prepares first, to key its reuse
-    data_yaml = prepared.out / "data.yaml"
-    quiet_ultralytics()
-
-    if not track:
-        return _fit(YOLO(source), config, data_yaml, experiments_dir / "untracked", "run", None, progress)
-
-    tags = {
-        "architecture": config.model.architecture,
-        "dataset.content_hash": prepared.manifest["content_hash"],
-        "config_key": config_key(config, prepared.manifest["content_hash"]),
-        **({"parent.uri": parent["uri"], "parent.version": parent["version"]} if parent else {}),
-    }
-    run_name = f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
-    with tracking.tracked_run(config.mlflow.experiment_name, run_name, tags, artifact_location) as run:
-        run_id = run.info.run_id
-        _log_params(config, prepared)
-        _log_inputs(config, config_path, prepared)
-        logger = tracking.EpochLogger()
-        result = _fit(
-            YOLO(source), config, data_yaml, experiments_dir / config.mlflow.experiment_name, run_id, logger, progress
-        )
-        result.run_id = run_id
-        _log_training_artifacts(result.save_dir)
-        if evaluate_after or config.mlflow.auto_register:
-            result.evaluation = _evaluate_and_log(result.best, data_yaml, config)
-        if config.mlflow.auto_register:
-            result.model_version, result.promotion = _register(result, config, parent)
-    return result
-
-
-def starting_point(config: TrainingConfig) -> tuple[str, dict[str, str] | None]:
+def starting_point(config: TrainingConfig, registry: Registry | None) -> tuple[str, ParentVersion | None]:
     """What `YOLO(...)` starts from, and the registered parent version when fine-tuning one."""
     uri = config.model.parent_uri
     if uri is None:
         return model_source(config), None
-    from fingercount.registry.versions import resolve_model_uri
+    if registry is None:
+        raise ValueError("fine-tuning a registered version needs the registry")
+    found, parent = registry.fetch_uri(uri)
+    return str(parent.weights), ParentVersion(uri=uri, name=str(found.name), version=str(found.version))
 
-    found, local = resolve_model_uri(uri)
-    weights = local / "artifacts" / "weights" / "best.pt"
-    return str(weights), {"uri": uri, "name": str(found.name), "version": str(found.version)}
 
+def fit(
+    config: TrainingConfig,
+    data_yaml: Path,
+    source: str,
+    project: Path,
+    name: str,
+    logger: tracking.EpochLogger | None = None,
+    progress: bool = True,
+) -> FitResult:
+    """Step 2: train YOLO11 with Ultralytics on every configured thread; per-epoch metrics to `logger`."""
+    from ultralytics import YOLO
 
-def _fit(
-    model: Any, config: TrainingConfig, data_yaml: Path, project: Path, name: str, logger: Any, progress: bool
-) -> TrainResult:
+    quiet_ultralytics()
+    model = YOLO(source)
     if logger is not None:
         model.add_callback("on_fit_epoch_end", logger)
     threads = UseThreads(config.training.threads)
@@ -149,12 +195,71 @@ def _fit(
     finally:
         bar.close()
     save_dir = Path(model.trainer.save_dir)
-    best = save_dir / "weights" / "best.pt"
-    if not best.is_file():
-        best = save_dir / "weights" / "last.pt"
+    weights = save_dir / "weights" / "best.pt"
+    if not weights.is_file():
+        weights = save_dir / "weights" / "last.pt"
     logged = list(logger.logged_epochs) if logger is not None else []
     seconds = {"train": time.perf_counter() - started, "tracking": logger.seconds if logger is not None else 0.0}
-    return TrainResult("", save_dir, best, logged, seconds=seconds)
+    names = [str(model.names[i]) for i in sorted(model.names)]
+    return FitResult(save_dir, weights, names, logged, seconds)
+
+
+def package(fitted: FitResult, config: TrainingConfig, run_id: str, parent: ParentVersion | None) -> ModelPackage:
+    """Step 3: the model package (weights + ONNX and OpenVINO exports + metadata) beside the run's outputs."""
+    from fingercount.files import built_aside
+    from fingercount.training.export import export_model
+
+    metadata = ModelMetadata(
+        class_names=fitted.class_names,
+        imgsz=config.dataset.img_size,
+        architecture=config.model.architecture,
+        run_id=run_id,
+        parent=parent,
+    )
+    out = fitted.save_dir / "package"
+    with built_aside(out) as work:
+        built = ModelPackage.create(work, fitted.weights, metadata)
+        export_model(built.weights, metadata.imgsz, built.exports)
+        built.save()  # checksums of the exports too
+    return ModelPackage.open(out)
+
+
+def evaluate_package(package: ModelPackage, data_yaml: Path, config: TrainingConfig) -> EvalReport:
+    """Step 4: mAP, and counts through the engine serving would run, on test and the evaluation sets."""
+    from fingercount.training.count_eval import evaluate_sets
+    from fingercount.training.evaluate import evaluate
+
+    device = resolve_device(config.device)
+    engine = package.engine("auto", threads=config.training.threads or os.cpu_count() or 1)
+    report = evaluate(engine, package.weights, data_yaml, device)
+    if config.evaluation.sets:
+        metrics, details = evaluate_sets(
+            engine, config.evaluation.sets, data_yaml, report.count_conf, config.evaluation.teacher
+        )
+        report.metrics.update(metrics)
+        report.sets = details
+    return report
+
+
+def register(registry: Registry, package: ModelPackage, report: EvalReport, config: TrainingConfig) -> str:
+    """Step 5: the package, with its counting threshold and metrics, as a new registered version."""
+    metrics = {k: v for k, v in report.metrics.items() if k.startswith(("test/", "eval/"))}
+    package.metadata = package.metadata.model_copy(update={"count_conf": report.count_conf, "metrics": metrics})
+    assert package.metadata.run_id is not None, "a package is made inside a tracked run"
+    return registry.register(config.mlflow.registered_model_name, package, package.metadata.run_id)
+
+
+def promote(registry: Registry, config: TrainingConfig, version: str) -> dict[str, Any] | None:
+    """Step 6: move the configured alias to the version if it passes the gate."""
+    stage = config.mlflow.auto_promote_stage
+    if stage in (None, "None"):
+        return None
+    from fingercount.registry.versions import decision_dict
+
+    decision = registry.promote(
+        config.mlflow.registered_model_name, version, stage.lower(), config.mlflow.promotion_metric
+    )
+    return decision_dict(decision)
 
 
 def _log_params(config: TrainingConfig, prepared: PrepareResult) -> None:
@@ -208,57 +313,10 @@ def _log_training_artifacts(save_dir: Path) -> None:
         mlflow.log_artifact(str(sample), "samples")
 
 
-def _evaluate_and_log(best: Path, data_yaml: Path, config: TrainingConfig) -> EvalReport:
+def _log_evaluation(report: EvalReport) -> None:
     import mlflow
 
-    device = resolve_device(config.device)
-    report = evaluate(best, data_yaml, config.dataset.img_size, device)
     mlflow.log_metrics(report.metrics)
     mlflow.log_dict(report.to_dict(), "evaluation/test_report.json")
-    if config.evaluation.sets:
-        from ultralytics import YOLO
-
-        from fingercount.training.count_eval import evaluate_sets
-
-        model = YOLO(str(best), task="detect")
-        metrics, details = evaluate_sets(
-            model, config.evaluation.sets, data_yaml, config.dataset.img_size, report.count_conf,
-            config.evaluation.teacher, device,
-        )  # fmt: skip
-        report.metrics.update(metrics)
-        mlflow.log_metrics(metrics)
-        mlflow.log_dict(details, "evaluation/sets_report.json")
-    return report
-
-
-def _register(
-    result: TrainResult, config: TrainingConfig, parent: dict[str, str] | None
-) -> tuple[str, dict[str, Any] | None]:
-    from fingercount.registry.versions import decision_dict, promote, register_version
-    from fingercount.training.export import export_model
-
-    assert result.evaluation is not None
-    with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp)
-        weights = work / "weights"
-        weights.mkdir()
-        shutil.copy(result.best, weights / "best.pt")
-        export_model(weights / "best.pt", config.dataset.img_size, work / "exports")
-        from ultralytics import YOLO
-
-        names = YOLO(str(weights / "best.pt"), task="detect").names
-        metadata = {
-            "class_names": [str(names[i]) for i in sorted(names)],
-            "imgsz": config.dataset.img_size,
-            "architecture": config.model.architecture,
-            "count_conf": result.evaluation.count_conf,
-            "metrics": {k: v for k, v in result.evaluation.metrics.items() if k.startswith(("test/", "eval/"))},
-            "run_id": result.run_id,
-            "parent": parent,
-        }
-        version = register_version(config.mlflow.registered_model_name, weights, work / "exports", metadata, work)
-    stage = config.mlflow.auto_promote_stage
-    if stage in (None, "None"):
-        return version, None
-    decision = promote(config.mlflow.registered_model_name, version, stage.lower(), config.mlflow.promotion_metric)
-    return version, decision_dict(decision)
+    if report.sets:
+        mlflow.log_dict(report.sets, "evaluation/sets_report.json")

@@ -114,12 +114,6 @@ def resolve_device(device: str) -> str | None:
 def train_args(config: TrainingConfig, data_yaml: Path, project: Path, name: str) -> dict[str, Any]:
     """Every config key mapped onto Ultralytics' train() arguments."""
     training = config.training
-    explicit = training.model_fields_set
-    if training.optimizer == "auto" and explicit & {"lr0", "momentum"}:
-        raise ConfigError(
-            "training.optimizer: 'auto' picks lr0 and momentum itself and would ignore the "
-            f"{' and '.join(sorted(explicit & {'lr0', 'momentum'}))} you set; choose an optimizer (e.g. SGD or AdamW)"
-        )
     return {
         "data": str(data_yaml),
         "imgsz": config.dataset.img_size,

@@ -11,6 +11,7 @@ import pytest
 
 from fingercount.data.prepare import SPLITS, prepare
 from fingercount.data.sources.local import read_yolo_folder
+from fingercount.config import SyntheticSourceConfig
 from fingercount.data.sources.synthetic import write_synthetic
 from fingercount.errors import DatasetError
 
@@ -80,7 +81,7 @@ def test_refuses_to_replace_a_foreign_folder(synthetic_folder: Path, tmp_path: P
 
 
 def make_broken_dataset(root: Path) -> Path:
-    write_synthetic(root, images=8, seed=9, img_size=96, progress=False)
+    write_synthetic(root, SyntheticSourceConfig(images=8, seed=9, img_size=96), progress=False)
     images, labels = root / "images", root / "labels"
     names = sorted(p.stem for p in images.iterdir())
     (images / f"{names[0]}.jpg").write_bytes(b"\xff\xd8 this is not a jpeg")  # corrupt image
@@ -121,7 +122,7 @@ def test_duplicate_images_are_kept_once(synthetic_folder: Path, tmp_path: Path) 
 
 
 def test_nothing_usable_is_an_error_and_writes_nothing(tmp_path: Path) -> None:
-    root = write_synthetic(tmp_path / "raw", images=3, seed=1, img_size=96, progress=False)
+    root = write_synthetic(tmp_path / "raw", SyntheticSourceConfig(images=3, seed=1, img_size=96), progress=False)
     for label in (root / "labels").iterdir():
         label.write_text("")
     with pytest.raises(DatasetError, match="no usable images"):
@@ -135,7 +136,7 @@ def test_preparation_blurs_faces_before_writing(tmp_path: Path) -> None:
 
     from fingercount.preprocessing import build_pipeline
 
-    root = write_synthetic(tmp_path / "raw", images=6, seed=4, img_size=128, progress=False)
+    root = write_synthetic(tmp_path / "raw", SyntheticSourceConfig(images=6, seed=4, img_size=128), progress=False)
     face = cv2.cvtColor(data.astronaut(), cv2.COLOR_RGB2BGR)
     cv2.imwrite(str(root / "images" / "astronaut.png"), face)
     (root / "labels" / "astronaut.txt").write_text("0 0.5 0.8 0.2 0.2\n")

@@ -1,25 +1,19 @@
 from __future__ import annotations
 
-import socket
 from types import SimpleNamespace
 
 import pytest
 
 from fingercount.errors import TrackingUnavailableError
-from fingercount.registry.connection import connect
+from fingercount.processes import free_port
+from fingercount.registry import Registry
 from fingercount.training.tracking import EPOCH_METRICS, epoch_metrics, flatten
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_unreachable_server_is_a_clear_error() -> None:
     uri = f"http://127.0.0.1:{free_port()}"
     with pytest.raises(TrackingUnavailableError, match=f"MLflow tracking server {uri} is not reachable"):
-        connect(uri)
+        Registry(uri).check()
 
 
 def test_flatten() -> None:

@@ -58,9 +58,11 @@ def test_every_training_and_augmentation_key_reaches_ultralytics(tmp_path: Path)
 
 
 def test_auto_optimizer_refuses_an_explicit_lr0(tmp_path: Path) -> None:
-    config = config_with(training={"optimizer": "auto", "lr0": 0.02})
-    with pytest.raises(ConfigError, match=r"optimizer: 'auto' .* ignore the lr0"):
-        train_args(config, tmp_path / "d.yaml", tmp_path, "r")
+    base = (CONFIGS / "test_config.yaml").read_text().replace("optimizer: SGD", "optimizer: auto")
+    path = tmp_path / "c.yaml"
+    path.write_text(base)
+    with pytest.raises(ConfigError, match=r"optimizer 'auto' .* ignore the lr0"):
+        load_training_config(path)  # refused when the config is read, before any work
 
 
 def test_auto_optimizer_without_explicit_lr_is_fine(tmp_path: Path) -> None:

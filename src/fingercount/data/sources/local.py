@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 
 import yaml
 
+from fingercount.files import IMAGE_SUFFIXES, image_files
 from fingercount.data.sources.base import Box, RawDataset, RawSample, register_source
 from fingercount.errors import DatasetError
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 
 
 def _unique_names(paths: list[Path], root: Path) -> list[str]:
@@ -61,7 +61,7 @@ def parse_yolo_label(text: str) -> tuple[tuple[Box, ...], str | None]:
 
 def read_yolo_folder(root: Path) -> RawDataset:
     images_dir = root / "images" if (root / "images").is_dir() else root
-    images = sorted(p for p in images_dir.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file())
+    images = image_files(images_dir)
     if not images:
         raise DatasetError(f"{root}: no images found (expected images/ with .jpg/.png files)")
     names = _names_from_yaml(root / "data.yaml")

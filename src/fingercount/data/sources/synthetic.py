@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import json
-import shutil
-from pathlib import Path
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any, ClassVar
 
 import cv2
 import yaml
 from tqdm import tqdm
 
+from fingercount.files import built_aside
+from fingercount.config import SyntheticSourceConfig
 from fingercount.data import synthetic
 from fingercount.data.sources.base import RawDataset, register_source
 from fingercount.data.sources.local import read_yolo_folder
@@ -19,48 +20,25 @@ from fingercount.data.sources.local import read_yolo_folder
 _COMPLETE = ".complete.json"
 
 
-def generator_params(
-    images: int, seed: int, img_size: int, max_hands: int, include_fist: bool, hand_scale: tuple[float, float]
-) -> dict[str, Any]:
-    """Everything that determines the generated images: the completeness marker and lineage."""
-    return {
-        "images": images,
-        "seed": seed,
-        "img_size": img_size,
-        "max_hands": max_hands,
-        "include_fist": include_fist,
-        "hand_scale": list(hand_scale),
-    }
-
-
-def write_synthetic(
-    out: Path,
-    images: int,
-    seed: int,
-    img_size: int = 320,
-    max_hands: int = 3,
-    include_fist: bool = False,
-    progress: bool = True,
-    hand_scale: tuple[float, float] = synthetic.DEFAULT_HAND_SCALE,
-) -> Path:
+def write_synthetic(out: Path, spec: SyntheticSourceConfig | None = None, progress: bool = True) -> Path:
     """Write a YOLO folder (images/, labels/, data.yaml); built aside, then moved in place."""
-    params = generator_params(images, seed, img_size, max_hands, include_fist, hand_scale)
-    tmp = out.with_name(out.name + ".partial")
-    shutil.rmtree(tmp, ignore_errors=True)
-    (tmp / "images").mkdir(parents=True)
-    (tmp / "labels").mkdir()
-    offset = 0 if include_fist else 1
-    width = max(5, len(str(images - 1)))
-    for index in tqdm(range(images), desc="synthesising", unit="img", disable=not progress):
-        sample = synthetic.render(seed, index, img_size, max_hands, include_fist, hand_scale)
-        stem = f"synth_{seed}_{index:0{width}d}"
-        cv2.imwrite(str(tmp / "images" / f"{stem}.jpg"), sample.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
-        (tmp / "labels" / f"{stem}.txt").write_text("\n".join(sample.yolo_lines(offset)) + "\n")
-    names = synthetic.class_names(include_fist)
-    (tmp / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(names)), "nc": len(names)}))
-    (tmp / _COMPLETE).write_text(json.dumps(params, sort_keys=True))
-    shutil.rmtree(out, ignore_errors=True)
-    tmp.rename(out)
+    spec = spec or SyntheticSourceConfig()
+    params = spec.model_dump(mode="json")
+    images, seed, img_size = spec.images, spec.seed, spec.img_size
+    max_hands, include_fist, hand_scale = spec.max_hands, spec.include_fist, spec.hand_scale
+    with built_aside(out) as tmp:
+        (tmp / "images").mkdir()
+        (tmp / "labels").mkdir()
+        offset = 0 if include_fist else 1
+        width = max(5, len(str(images - 1)))
+        for index in tqdm(range(images), desc="synthesising", unit="img", disable=not progress):
+            sample = synthetic.render(seed, index, img_size, max_hands, include_fist, hand_scale)
+            stem = f"synth_{seed}_{index:0{width}d}"
+            cv2.imwrite(str(tmp / "images" / f"{stem}.jpg"), sample.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            (tmp / "labels" / f"{stem}.txt").write_text("\n".join(sample.yolo_lines(offset)) + "\n")
+        names = synthetic.class_names(include_fist)
+        (tmp / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(names)), "nc": len(names)}))
+        (tmp / _COMPLETE).write_text(json.dumps(params, sort_keys=True))
     return out
 
 
@@ -79,26 +57,18 @@ def is_complete(out: Path, params: Mapping[str, Any]) -> bool:
 class SyntheticSource:
     name: ClassVar[str] = "synthetic"
 
-    def __init__(
-        self,
-        cache_dir: Path,
-        images: int = 500,
-        seed: int = 0,
-        img_size: int = 320,
-        max_hands: int = 3,
-        include_fist: bool = False,
-        hand_scale: tuple[float, float] = synthetic.DEFAULT_HAND_SCALE,
-    ) -> None:
-        self.params = generator_params(images, seed, img_size, max_hands, include_fist, hand_scale)
-        scale = "-".join(f"{v:g}" for v in hand_scale)
-        self.folder = (
-            Path(cache_dir) / f"synthetic-s{seed}-n{images}-px{img_size}-h{max_hands}-f{int(include_fist)}-r{scale}"
+    def __init__(self, cache_dir: Path, **settings: Any) -> None:
+        """`settings`: the fields of `SyntheticSourceConfig` (its defaults for those left out)."""
+        self.spec = SyntheticSourceConfig.model_validate(settings)
+        self.params = self.spec.model_dump(mode="json")
+        spec, scale = self.spec, "-".join(f"{v:g}" for v in self.spec.hand_scale)
+        self.folder = Path(cache_dir) / (
+            f"synthetic-s{spec.seed}-n{spec.images}-px{spec.img_size}-h{spec.max_hands}-f{int(spec.include_fist)}-r{scale}"
         )
 
     def load(self, progress: bool = True) -> RawDataset:
         if not is_complete(self.folder, self.params):
-            params = {**self.params, "hand_scale": tuple(self.params["hand_scale"])}
-            write_synthetic(self.folder, progress=progress, **params)
+            write_synthetic(self.folder, self.spec, progress)
         dataset = read_yolo_folder(self.folder)
         dataset.description = {"source": "synthetic", **self.params}
         return dataset

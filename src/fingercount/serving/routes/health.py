@@ -3,7 +3,6 @@ from __future__ import annotations
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from fingercount.registry.connection import reachable
 from fingercount.serving.deps import State
 from fingercount.serving.schemas import HealthResponse
 
@@ -14,7 +13,7 @@ router = APIRouter(tags=["health"])
 def health(state: State) -> HealthResponse:
     """Liveness and readiness: is a model loaded (and if not, why), does the registry answer."""
     loaded = state.manager.current()
-    registry_ok = reachable(state.settings.tracking_uri(), timeout=1.5)
+    registry_ok = state.manager.registry.reachable(timeout=1.5)
     reason = None
     if loaded is None:
         reason = state.manager.last_error or state.startup_error or "no model loaded yet"

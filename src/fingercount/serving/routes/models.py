@@ -22,7 +22,6 @@ def model_state(state: State) -> ModelState:
         loaded=state.manager.current() is not None,
         model=state.manager.describe(),
         last_error=state.manager.last_error,
-        swaps=state.manager.swaps,
     )
 
 
@@ -35,9 +34,7 @@ def current(state: State) -> ModelState:
 @router.get("/list")
 def list_models(state: State) -> list[dict[str, Any]]:
     """Every registered model with all its versions, aliases, legacy stage, architecture and test metrics."""
-    from fingercount.registry.versions import list_models as registry_models
-
-    models = registry_models(uri=state.settings.tracking_uri())
+    models = state.manager.registry.list_models()
     serving = state.manager.current()
     for model in models:
         for version in model["versions"]:
@@ -50,9 +47,7 @@ def list_models(state: State) -> list[dict[str, Any]]:
 @router.get("/experiments")
 def experiments(state: State) -> dict[str, Any]:
     """Experiments with their runs: status, metrics and main parameters."""
-    from fingercount.registry.runs import list_experiments
-
-    experiments = list_experiments(uri=state.settings.tracking_uri())
+    experiments = state.manager.registry.list_experiments()
     return {"mlflow_ui_url": state.settings.mlflow_ui_url, "experiments": experiments}
 
 

@@ -95,7 +95,7 @@ async def predict_stream(websocket: WebSocket, conf: Conf = None, preprocess: Pr
                 payload = {**result.model_dump(), "frame_id": frame_id, "dropped_frames": dropped}
             except FingercountError as exc:
                 state.metrics.errors.labels(exc.code).inc()
-                payload = {"frame_id": frame_id, "error": exc.code, "detail": str(exc), "dropped_frames": dropped}
+                payload = {"frame_id": frame_id, **exc.body(), "dropped_frames": dropped}
             await websocket.send_json(payload)
 
     receiver = asyncio.create_task(receive())

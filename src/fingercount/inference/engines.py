@@ -1,4 +1,4 @@
-"""Inference engines behind one interface: OpenVINO, ONNX Runtime, Ultralytics/PyTorch.
+"""Inference engines behind one interface (OpenVINO, ONNX Runtime, Ultralytics/PyTorch), all returning `Detection`s.
 
 The exported engines import neither torch nor ultralytics and unpickle nothing; PyTorch is the
 fallback for versions without exports.
@@ -8,18 +8,19 @@ from __future__ import annotations
 
 import threading
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Protocol
 
 import numpy as np
 
 from fingercount.errors import ModelLoadError
-from fingercount.serving.detections import Detection, letterbox, postprocess
+from fingercount.inference.detections import Detection, decode, from_ultralytics, letterbox
 
 ENGINE_ORDER = ("openvino", "onnx", "pytorch")  # fastest first on CPU (docs/benchmarks.md)
 
 
 class Engine(Protocol):
     name: str
+    imgsz: int  # the square input size the model was trained and exported at
 
     def predict(self, frame: np.ndarray, conf: float) -> list[Detection]: ...
 
@@ -40,7 +41,7 @@ class OnnxEngine:
     def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
         blob, box = letterbox(frame, self.imgsz)
         (output,) = self.session.run(None, {self.input_name: blob})[:1]
-        return postprocess(output, box, frame.shape[:2], self.names, conf)
+        return decode(output, box, frame.shape[:2], self.names, conf)
 
 
 class OpenVinoEngine:
@@ -66,7 +67,7 @@ class OpenVinoEngine:
             request = self._local.request = self.compiled.create_infer_request()
         blob, box = letterbox(frame, self.imgsz)
         output = request.infer({0: blob})[self.compiled.output(0)]
-        return postprocess(np.asarray(output), box, frame.shape[:2], self.names, conf)
+        return decode(np.asarray(output), box, frame.shape[:2], self.names, conf)
 
 
 class UltralyticsEngine:
@@ -89,35 +90,18 @@ class UltralyticsEngine:
         return from_ultralytics(result, self.names)
 
 
-def from_ultralytics(result: Any, names: list[str]) -> list[Detection]:
-    boxes = result.boxes
-    if boxes is None:
-        return []
-    return [
-        Detection(int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-        for c, p, b in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist(), strict=True)
-    ]
-
-
-def engine_files(model_dir: Path) -> dict[str, Path]:
-    """The engines a downloaded model directory can run, with the file each needs."""
-    artifacts = model_dir / "artifacts"
-    found = {}
-    xml = next((artifacts / "exports" / "model_openvino").glob("*.xml"), None)
-    if xml is not None:
-        found["openvino"] = xml
-    if (artifacts / "exports" / "model.onnx").is_file():
-        found["onnx"] = artifacts / "exports" / "model.onnx"
-    if (artifacts / "weights" / "best.pt").is_file():
-        found["pytorch"] = artifacts / "weights" / "best.pt"
-    return found
-
-
 def build_engine(
-    model_dir: Path, imgsz: int, names: list[str], preference: str, threads: int, openvino_precision: str = "f32"
+    available: dict[str, Path],
+    imgsz: int,
+    names: list[str],
+    preference: str = "auto",
+    threads: int = 2,
+    openvino_precision: str = "f32",
 ) -> Engine:
-    """The preferred engine, or with `auto` the fastest one this version has files for."""
-    available = engine_files(model_dir)
+    """The preferred engine, or with `auto` the fastest one there is a file for.
+
+    `available` maps engine name -> model file (`ModelPackage.engine_files()`).
+    """
     order = ENGINE_ORDER if preference == "auto" else (preference,)
     for name in order:
         if name in available:

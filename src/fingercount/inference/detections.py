@@ -1,4 +1,4 @@
-"""Our detection type and the shared YOLO pre/post-processing for exported engines (numpy only).
+"""Our detection type, YOLO pre/post-processing for exported engines, and the image count.
 
 Everything an engine returns is converted here, once, into `Detection`s in the original image's
 pixels, with class-agnostic NMS (one box per hand).
@@ -6,12 +6,18 @@ pixels, with class-agnostic NMS (one box per hand).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 import cv2
 import numpy as np
 
+from fingercount.counting import finger_count
+
 PAD_VALUE = 114  # Ultralytics' letterbox grey
+NMS_IOU = 0.7  # Ultralytics' default
+MAX_DETECTIONS = 300
 
 
 @dataclass(frozen=True)
@@ -20,6 +26,16 @@ class Detection:
     class_name: str
     confidence: float
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
+
+    @property
+    def fingers(self) -> int:
+        """Raised fingers of this hand (0 for a class name that is not a count)."""
+        return finger_count(self.class_name) or 0
+
+
+def image_count(detections: Iterable[Detection]) -> int:
+    """The image's finger count: the sum over its hands."""
+    return sum(d.fingers for d in detections)
 
 
 @dataclass(frozen=True)
@@ -43,16 +59,16 @@ def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     return blob, Letterbox(scale, left, top)
 
 
-def postprocess(
+def decode(
     output: np.ndarray,
     box: Letterbox,
     shape: tuple[int, int],
     names: list[str],
     conf: float,
-    iou: float = 0.7,
-    max_det: int = 300,
+    iou: float = NMS_IOU,
+    max_det: int = MAX_DETECTIONS,
 ) -> list[Detection]:
-    """YOLO head output (1, 4 + classes, anchors) -> detections, class-agnostic NMS."""
+    """An exported YOLO head's output (1, 4 + classes, anchors) -> detections, class-agnostic NMS."""
     predictions = output[0].T  # anchors x (cx, cy, w, h, scores...)
     scores = predictions[:, 4:]
     class_ids = scores.argmax(axis=1)
@@ -64,7 +80,7 @@ def postprocess(
     xyxy = np.empty_like(xywh)
     xyxy[:, :2] = xywh[:, :2] - xywh[:, 2:] / 2
     xyxy[:, 2:] = xywh[:, :2] + xywh[:, 2:] / 2
-    order = _nms(xyxy, confidences, iou)[:max_det]
+    order = nms(xyxy, confidences, iou)[:max_det]
     height, width = shape
     xyxy = (xyxy[order] - [box.pad_x, box.pad_y, box.pad_x, box.pad_y]) / box.scale
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
@@ -75,20 +91,21 @@ def postprocess(
     ]
 
 
-def _nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by greedy NMS, highest score first (class-agnostic)."""
-    order = scores.argsort()[::-1]
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    keep = []
-    while order.size:
-        best = order[0]
-        keep.append(best)
-        rest = order[1:]
-        x1 = np.maximum(boxes[best, 0], boxes[rest, 0])
-        y1 = np.maximum(boxes[best, 1], boxes[rest, 1])
-        x2 = np.minimum(boxes[best, 2], boxes[rest, 2])
-        y2 = np.minimum(boxes[best, 3], boxes[rest, 3])
-        inter = np.clip(x2 - x1, 0, None) * np.clip(y2 - y1, 0, None)
-        overlap = inter / (areas[best] + areas[rest] - inter + 1e-9)
-        order = rest[overlap <= iou]
-    return np.array(keep, dtype=int)
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy class-agnostic NMS (OpenCV's), highest score first."""
+    if len(boxes) == 0:
+        return np.empty(0, dtype=int)
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1)
+    kept = cv2.dnn.NMSBoxes(xywh.tolist(), scores.tolist(), 0.0, iou)
+    return np.asarray(kept, dtype=int).reshape(-1)
+
+
+def from_ultralytics(result: Any, names: list[str]) -> list[Detection]:
+    """One Ultralytics `Results` -> detections (its boxes are already in original pixels)."""
+    boxes = result.boxes
+    if boxes is None:
+        return []
+    return [
+        Detection(int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
+        for c, p, b in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist(), strict=True)
+    ]

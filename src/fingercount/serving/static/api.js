@@ -1,0 +1,39 @@
+// The API client and the page helpers every dashboard module shares.
+const params = new URLSearchParams(location.search);
+export const API = (params.get("api") || location.origin).replace(/\/$/, "");
+export const $ = (id) => document.getElementById(id);
+export const fmt = (v, digits = 3) => (typeof v === "number" && isFinite(v) ? v.toFixed(digits) : "–");
+export const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
+
+// JSON from the API; a failed request throws an Error carrying the API's `{error, detail}`.
+export async function api(path, options = {}) {
+  let response;
+  try {
+    response = await fetch(API + path, options);
+  } catch (error) {
+    showBanner(`API unreachable at ${API}: start the server (fingercount serve) or check the address.`);
+    throw error;
+  }
+  hideBanner("api");
+  const body = await response.json().catch(() => ({}));
+  if (!response.ok) {
+    const error = new Error(body.detail || `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    error.code = body.error;
+    throw error;
+  }
+  return body;
+}
+
+export function showBanner(text, kind = "api", warn = false) {
+  const banner = $("banner");
+  banner.textContent = text;
+  banner.dataset.kind = kind;
+  banner.classList.toggle("warn", warn);
+  banner.hidden = false;
+}
+
+export function hideBanner(kind) {
+  const banner = $("banner");
+  if (banner.dataset.kind === kind) banner.hidden = true;
+}

@@ -1,0 +1,189 @@
+// Live page: webcam frames over a WebSocket (HTTP as fallback), boxes and the finger count.
+import { $, API, api, esc } from "./api.js";
+import { onModel, refreshCurrent, serving } from "./current.js";
+
+const video = $("video");
+const overlay = $("overlay");
+const grab = document.createElement("canvas");
+let stream = null, socket = null, running = false, inFlight = false, sentAt = 0, frameTimes = [];
+let lastFrame = null, confTouched = false, useHttp = false;
+
+// The stored counting threshold of each model, until the user moves the slider.
+onModel((model) => { if (!confTouched) setConf(model.count_conf); });
+
+function setConf(value) {
+  $("conf").value = value;
+  $("conf-value").textContent = Number(value).toFixed(3);
+}
+
+$("conf").addEventListener("input", () => {
+  confTouched = true;
+  $("conf-value").textContent = Number($("conf").value).toFixed(3);
+  sendOptions();
+});
+$("blur").addEventListener("change", sendOptions);
+
+function sendOptions() {
+  if (socket && socket.readyState === WebSocket.OPEN) {
+    socket.send(JSON.stringify({ conf: Number($("conf").value), preprocess: $("blur").checked }));
+  }
+}
+
+function cameraMessage(text, isError = false) {
+  const message = $("camera-message");
+  message.textContent = text;
+  message.classList.toggle("error", isError);
+  message.hidden = !text;
+}
+
+async function startCamera() {
+  if (!navigator.mediaDevices?.getUserMedia) {
+    cameraMessage("No camera API in this browser (it needs HTTPS or localhost).", true);
+    return;
+  }
+  try {
+    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
+  } catch (error) {
+    const denied = error.name === "NotAllowedError" || error.name === "SecurityError";
+    const missing = error.name === "NotFoundError" || error.name === "OverconstrainedError";
+    cameraMessage(
+      denied ? "Camera access was denied. Allow the camera for this site in the browser's settings, then press Start again."
+        : missing ? "No camera found. Connect a camera, then press Start again."
+        : `The camera could not start (${error.name}).`,
+      true,
+    );
+    $("camera-message").dataset.state = denied ? "denied" : missing ? "missing" : "error";
+    return;
+  }
+  video.srcObject = stream;
+  await video.play();
+  cameraMessage("");
+  running = true;
+  $("start").disabled = true;
+  $("stop").disabled = false;
+  openSocket();
+  requestAnimationFrame(loop);
+}
+
+function stopCamera() {
+  running = false;
+  stream?.getTracks().forEach((track) => track.stop());
+  stream = null;
+  socket?.close();
+  socket = null;
+  inFlight = false;
+  $("start").disabled = false;
+  $("stop").disabled = true;
+  overlay.getContext("2d").clearRect(0, 0, overlay.width, overlay.height);
+  cameraMessage("Camera stopped.");
+}
+
+function openSocket() {
+  const query = `?conf=${$("conf").value}&preprocess=${$("blur").checked}`;
+  socket = new WebSocket(API.replace(/^http/, "ws") + "/ws/predict" + query);
+  socket.binaryType = "arraybuffer";
+  socket.onopen = () => { useHttp = false; $("transport").textContent = "WebSocket"; };
+  socket.onmessage = (event) => handleResult(JSON.parse(event.data));
+  socket.onerror = () => { useHttp = true; $("transport").textContent = "HTTP"; };
+  socket.onclose = () => { inFlight = false; if (running && !useHttp) setTimeout(() => running && openSocket(), 1000); };
+}
+
+function loop() {
+  if (!running) return;
+  if (!inFlight && video.videoWidth) sendFrame();
+  requestAnimationFrame(loop);
+}
+
+function sendFrame() {
+  grab.width = video.videoWidth;
+  grab.height = video.videoHeight;
+  grab.getContext("2d").drawImage(video, 0, 0);
+  inFlight = true;
+  grab.toBlob(async (blob) => {
+    if (!blob || !running) { inFlight = false; return; }
+    sentAt = performance.now();
+    if (useHttp) {
+      postFrame(blob);  // the WebSocket failed: HTTP fallback
+    } else if (socket?.readyState === WebSocket.OPEN) {
+      socket.send(await blob.arrayBuffer());
+    } else {
+      inFlight = false;  // still connecting: skip this frame
+    }
+  }, "image/jpeg", 0.85);
+}
+
+async function postFrame(blob) {
+  const form = new FormData();
+  form.append("file", blob, "frame.jpg");
+  try {
+    const result = await api(`/predict?conf=${$("conf").value}&preprocess=${$("blur").checked}`, { method: "POST", body: form });
+    handleResult(result);
+  } catch (error) {
+    handleResult({ error: error.code || "unreachable", detail: error.message });
+  }
+}
+
+function handleResult(result) {
+  inFlight = false;
+  const now = performance.now();
+  if (result.error) {
+    const status = $("frame-status");
+    status.className = "status error";
+    if (result.error === "no_model_loaded") {
+      status.textContent = "No model loaded: load one on the Models page.";
+      refreshCurrent();
+    } else {
+      status.textContent = `Frame ${result.frame_id ?? ""} failed: ${result.detail}`;
+    }
+    return;
+  }
+  lastFrame = result;
+  frameTimes.push(now);
+  frameTimes = frameTimes.filter((t) => now - t < 2000);
+  const fps = frameTimes.length > 1 ? (frameTimes.length - 1) / ((now - frameTimes[0]) / 1000) : 0;
+  const count = $("finger-count");
+  count.textContent = result.finger_count;
+  count.dataset.frameId = result.frame_id ?? "";
+  $("fps").textContent = fps.toFixed(1);
+  $("rtt").textContent = `${(now - sentAt).toFixed(0)} ms`;
+  $("inference").textContent = `${result.inference_time_ms.toFixed(1)} ms`;
+  const status = $("frame-status");
+  status.className = "status";
+  status.textContent = result.dropped_frames ? `${result.dropped_frames} frame(s) dropped (newest wins)` : "";
+  if (serving.model && result.model_version !== serving.model.version) refreshCurrent();
+  $("predictions").innerHTML = result.predictions
+    .map((p) => `<li>${p.fingers} finger(s) · ${(p.confidence * 100).toFixed(0)}%</li>`).join("");
+  drawBoxes(result);
+}
+
+function drawBoxes(result) {
+  const box = overlay.getBoundingClientRect();
+  const ratio = window.devicePixelRatio || 1;
+  overlay.width = Math.round(box.width * ratio);
+  overlay.height = Math.round(box.height * ratio);
+  const ctx = overlay.getContext("2d");
+  ctx.setTransform(ratio, 0, 0, ratio, 0, 0);
+  ctx.clearRect(0, 0, box.width, box.height);
+  const [imageW, imageH] = result.image_size;
+  // The video is drawn with object-fit: contain; map image pixels onto the same letterboxed area.
+  const scale = Math.min(box.width / imageW, box.height / imageH);
+  const offsetX = (box.width - imageW * scale) / 2, offsetY = (box.height - imageH * scale) / 2;
+  ctx.lineWidth = 3;
+  ctx.font = "600 14px system-ui, sans-serif";
+  for (const p of result.predictions) {
+    const [x1, y1, x2, y2] = p.bbox;
+    const x = offsetX + x1 * scale, y = offsetY + y1 * scale;
+    ctx.strokeStyle = "#22c55e";
+    ctx.strokeRect(x, y, (x2 - x1) * scale, (y2 - y1) * scale);
+    const label = `${p.fingers} · ${(p.confidence * 100).toFixed(0)}%`;
+    ctx.fillStyle = "#22c55e";
+    ctx.fillRect(x, Math.max(0, y - 20), ctx.measureText(label).width + 10, 20);
+    ctx.fillStyle = "#04130a";
+    ctx.fillText(label, x + 5, Math.max(14, y - 5));
+  }
+  overlay.dataset.boxes = String(result.predictions.length);
+}
+
+window.addEventListener("resize", () => lastFrame && drawBoxes(lastFrame));
+$("start").addEventListener("click", startCamera);
+$("stop").addEventListener("click", stopCamera);
