@@ -298,6 +298,60 @@ def train_command(
         typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
 
 
+@app.command("teach")
+def teach_command(
+    collection: Annotated[str, typer.Argument(help="Name of a collection made on the dashboard's Collect page.")],
+    config: Annotated[Path, typer.Option("--config", "-t", help="Teach config: base data, epochs, image size.")] = (
+        Path("configs/teach_config.yaml")
+    ),
+    collections_dir: Annotated[
+        Path | None, typer.Option(help="Where collections live (default: COLLECTIONS_DIR or data/collections).")
+    ] = None,
+    parent: Annotated[
+        str | None, typer.Option(help="Version to fine-tune: models:/NAME/VERSION or @ALIAS (default: the alias's).")
+    ] = None,
+    model_name: Annotated[str | None, typer.Option(help="Registered model (default: MODEL_NAME).")] = None,
+    alias: Annotated[str | None, typer.Option(help="Alias to promote to (default: the one serving follows).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the config's).")] = None,
+    progress_file: Annotated[
+        Path | None, typer.Option(help="Also write each phase and epoch as a JSON line here (dashboard jobs).")
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Fine-tune a registered version on a collection plus the base data; register, gate and promote it."""
+    import signal
+
+    from fingercount.config import load_training_config
+    from fingercount.training.teach import ProgressFile, teach
+    from fingercount.training.trainer import TrainEnvironment
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt  # SIGTERM ends the run KILLED, like Ctrl-C
+
+    signal.signal(signal.SIGTERM, interrupted)
+    settings = _settings()
+    name = model_name or settings.model_name
+    target = alias or settings.serving_alias()
+    base = load_training_config(config)
+    report = ProgressFile(progress_file) if progress_file else None
+    env = TrainEnvironment.from_settings(settings, progress=not quiet, report=report)
+    folder = (collections_dir or settings.collections_path()) / collection
+    try:
+        result, decision = teach(base, folder, env, name, target, parent or f"models:/{name}@{target}", epochs)
+    except FingercountError as exc:
+        if report is not None:
+            report({"phase": "failed", "error": str(exc)})
+        raise
+    verb = "promoted to" if decision.promoted else "not promoted to"
+    message = f"{name} v{result.model_version} {verb} @{decision.alias}: {decision.reason}"
+    if report is not None:
+        metrics = result.evaluation.metrics if result.evaluation else {}
+        shown = {k: v for k, v in metrics.items() if k.endswith("/count_accuracy") and "/teacher/" not in k}
+        report({"phase": "done", "version": result.model_version, "promoted": decision.promoted,
+                "message": message, "metrics": shown})  # fmt: skip
+    typer.echo(message)
+
+
 @app.command("eval")
 def eval_command(
     model: Annotated[

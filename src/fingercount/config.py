@@ -53,6 +53,7 @@ class SyntheticSourceConfig(StrictModel):
 class LocalSourceConfig(StrictModel):
     path: Path = Field(description="YOLO folder (images/ + labels/) or a COCO JSON file")
     format: Literal["auto", "yolo", "coco"] = "auto"
+    sequences: bool = Field(False, description="frames named like name_17.jpg are a sequence: kept in one split")
 
 
 class PicselliaSourceConfig(StrictModel):

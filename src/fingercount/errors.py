@@ -101,3 +101,17 @@ class InvalidRequestError(FingercountError):
 
     code = "invalid_request"
     http_status = 422
+
+
+class NotFoundError(FingercountError):
+    """A named thing (collection, frame, job) that does not exist."""
+
+    code = "not_found"
+    http_status = 404
+
+
+class ConflictError(FingercountError):
+    """The request conflicts with the current state (e.g. a training job is already running)."""
+
+    code = "conflict"
+    http_status = 409

@@ -41,6 +41,19 @@ class Settings(BaseSettings):
     # data preparation (configs) defaults to 320 px, where accuracy on small faces matters more.
     face_blur_detect_size: int | None = Field(default=192, ge=64, alias="FACE_BLUR_DETECT_SIZE")
 
+    # The teach loop: where collections live, and the config a dashboard training job starts from.
+    collections_dir: Path | None = Field(default=None, alias="COLLECTIONS_DIR")
+    teach_config: Path = Field(default=Path("configs/teach_config.yaml"), alias="TEACH_CONFIG")
+
+    def collections_path(self) -> Path:
+        """COLLECTIONS_DIR, or `data/collections` under the working folder."""
+        return self.collections_dir or self.fingercount_home / "data" / "collections"
+
+    def serving_alias(self) -> str:
+        """The alias this server serves (and a dashboard training job promotes)."""
+        reference = self.default_model_ref()
+        return reference.get("alias") or reference["stage"].lower()
+
     def tracking_uri(self) -> str:
         """The configured URI, or the embedded SQLite store under the working folder."""
         if self.mlflow_tracking_uri:

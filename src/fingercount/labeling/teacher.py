@@ -34,6 +34,7 @@ MIN_SCORE = 0.5
 class TeacherUnavailableError(FingercountError):
     """The `label` extra is not installed, or its model file is missing or altered."""
 
+    code = "teacher_unavailable"
     http_status = 503
     exit_code = 1
 

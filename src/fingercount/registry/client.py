@@ -83,6 +83,9 @@ class Registry:
         """The newest registered version made by a finished run carrying `tag=value` in `experiment`."""
         return runs.version_for_run_tag(self.client, experiment, tag, value)
 
+    def end_run_if_running(self, run_id: str, status: str, error: str) -> bool:
+        return runs.end_run_if_running(self.client, run_id, status, error)
+
     # Model packages ------------------------------------------------------------------------------
 
     def fetch(self, name: str, version: str) -> ModelPackage:

@@ -58,3 +58,13 @@ def version_for_run_tag(client: Any, experiment: str, tag: str, value: str) -> s
         if versions:
             return str(versions[0].version)
     return None
+
+
+def end_run_if_running(client: Any, run_id: str, status: str, error: str) -> bool:
+    """End a run its process could not end (killed); True if it was still RUNNING."""
+    run = client.get_run(run_id)
+    if run.info.status != "RUNNING":
+        return False
+    client.set_tag(run_id, "error", error[:5000])
+    client.set_terminated(run_id, status=status)
+    return True

@@ -20,7 +20,7 @@ from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.middleware import ObserveMiddleware
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
-from fingercount.serving.routes import health, models, predict
+from fingercount.serving.routes import collections, health, jobs, models, predict
 from fingercount.settings import Settings, quiet_third_parties
 
 log = logging.getLogger(__name__)
@@ -66,13 +66,14 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         if load_default:
             threading.Thread(target=_load_default_model, args=(state,), name="default-model", daemon=True).start()
         if settings.model_follow:
-            reference = settings.default_model_ref()
-            alias = reference.get("alias") or reference["stage"].lower()
+            alias = settings.serving_alias()
             state.follower = AliasFollower(manager, settings.model_name, alias, settings.model_follow_interval)
             state.follower.start()
         yield
         if state.follower is not None:
             state.follower.stop()
+        state.jobs.shutdown()
+        state.close()
 
     app = FastAPI(
         title="fingercount",
@@ -98,6 +99,8 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     app.include_router(health.router)
     app.include_router(models.router)
     app.include_router(predict.router)
+    app.include_router(collections.router)
+    app.include_router(jobs.router)
 
     # The dashboard: static files, no build step; mounted last so the API routes win.
     app.mount("/", StaticFiles(directory=Path(__file__).with_name("static"), html=True), name="dashboard")

@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import hmac
+import threading
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated
+from typing import Annotated, Any
 
+import numpy as np
 from fastapi import Depends, Header, Request
 
+from fingercount.data.collections import Collections
 from fingercount.errors import NoModelLoadedError, UnauthorizedError
 from fingercount.preprocessing import Pipeline, build_pipeline
+from fingercount.serving.jobs import TrainingJobs
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
 from fingercount.settings import Settings
@@ -23,11 +27,37 @@ class ServingState:
     metrics: ServingMetrics
     follower: AliasFollower | None = None
     startup_error: str | None = field(default=None)
+    _teacher_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property
     def face_blur(self) -> Pipeline:
         """Built on first use: the CenterFace model loads once per process."""
         return build_pipeline([("face_blur", self.settings.face_blur_settings())])
+
+    @cached_property
+    def collections(self) -> Collections:
+        return Collections(self.settings.collections_path())
+
+    @cached_property
+    def jobs(self) -> TrainingJobs:
+        return TrainingJobs(self.settings, self.manager)
+
+    @cached_property
+    def _teacher(self) -> Any:
+        from fingercount.labeling.teacher import HandTeacher
+
+        return HandTeacher()
+
+    def close(self) -> None:
+        """Release what was loaded on first use (the teacher's native landmarker)."""
+        teacher = self.__dict__.pop("_teacher", None)
+        if teacher is not None:
+            teacher.close()
+
+    def label_hands(self, frame: np.ndarray) -> list[Any]:
+        """The hand-landmark teacher's hands (`TeacherHand`) in a frame; one frame at a time."""
+        with self._teacher_lock:
+            return list(self._teacher.label(frame))
 
     def preprocessing(self, requested: bool | None) -> Pipeline | None:
         wanted = self.settings.enable_preprocessing if requested is None else requested

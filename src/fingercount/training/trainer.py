@@ -13,6 +13,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -60,14 +61,22 @@ class TrainEnvironment:
     experiments_dir: Path = Path("experiments")
     model_cache: Path = DEFAULT_CACHE
     progress: bool = True
+    report: Callable[[dict[str, Any]], None] | None = None  # each phase and epoch, as a dict
+
+    def tell(self, phase: str, **details: Any) -> None:
+        if self.report is not None:
+            self.report({"phase": phase, **details})
 
     @classmethod
-    def from_settings(cls, settings: Settings, progress: bool = True) -> TrainEnvironment:
+    def from_settings(
+        cls, settings: Settings, progress: bool = True, report: Callable[[dict[str, Any]], None] | None = None
+    ) -> TrainEnvironment:
         return cls(
             settings.tracking_uri(),
             settings.artifact_location(),
             model_cache=settings.model_cache_dir,
             progress=progress,
+            report=report,
         )
 
 
@@ -115,6 +124,7 @@ def train(
     """
     registry = Registry(env.tracking_uri, env.model_cache).check()
     source, parent = starting_point(config, registry)  # fails fast (offline pretrained, unknown version)
+    env.tell("preparing")
     prepared = prepared or prepare_dataset(config, env.progress)
     data_yaml = prepared.out / "data.yaml"
     tags = {
@@ -128,19 +138,23 @@ def train(
         env.tracking_uri, config.mlflow.experiment_name, run_name, tags, env.artifact_location
     ) as run:
         run_id = run.info.run_id
+        env.tell("training", run_id=run_id, epochs=config.training.epochs)
         _log_params(config, prepared)
         _log_inputs(config, config_path, prepared)
         logger = tracking.EpochLogger()
         project = env.experiments_dir / config.mlflow.experiment_name
-        fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress)
+        fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress, env.report)
         result = TrainResult(run_id, fitted)
         _log_training_artifacts(fitted.save_dir)
         if not (evaluate or config.mlflow.auto_register):
             return result
+        env.tell("packaging")
         result.package = package(fitted, config, run_id, parent)
+        env.tell("evaluating")
         result.evaluation = evaluate_package(result.package, data_yaml, config)
         _log_evaluation(result.evaluation)
         if config.mlflow.auto_register:
+            env.tell("registering")
             result.model_version = register(registry, result.package, result.evaluation, config)
             result.promotion = promote(registry, config, result.model_version)
     return result
@@ -176,6 +190,7 @@ def fit(
     name: str,
     logger: tracking.EpochLogger | None = None,
     progress: bool = True,
+    report: Callable[[dict[str, Any]], None] | None = None,
 ) -> FitResult:
     """Step 2: train YOLO11 with Ultralytics on every configured thread; per-epoch metrics to `logger`."""
     from ultralytics import YOLO
@@ -187,7 +202,7 @@ def fit(
     threads = UseThreads(config.training.threads)
     model.add_callback("on_pretrain_routine_end", threads)
     model.add_callback("on_train_epoch_start", threads)
-    bar = EpochProgress(config.training.epochs, progress)
+    bar = EpochProgress(config.training.epochs, progress, report)
     model.add_callback("on_fit_epoch_end", bar)
     started = time.perf_counter()
     try:

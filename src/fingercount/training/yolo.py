@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -79,13 +80,17 @@ class UseThreads:
 
 
 class EpochProgress:
-    """One progress bar over epochs (Ultralytics' own output is off): losses and mAP50 as it goes."""
+    """One progress bar over epochs (Ultralytics' own output is off): losses and mAP50 as it goes.
 
-    def __init__(self, epochs: int, enabled: bool) -> None:
+    `report`, when given, also receives each epoch as a dict (the dashboard's training jobs).
+    """
+
+    def __init__(self, epochs: int, enabled: bool, report: Callable[[dict[str, Any]], None] | None = None) -> None:
         from tqdm import tqdm
 
         self.epochs = epochs
         self.done = 0
+        self.report = report
         self.bar = tqdm(total=epochs, desc="training", unit="epoch", disable=not enabled)
 
     def __call__(self, trainer: Any) -> None:
@@ -94,13 +99,16 @@ class EpochProgress:
         self.done += 1
         loss = trainer.label_loss_items(trainer.tloss, prefix="train")
         metrics = trainer.metrics or {}
-        self.bar.set_postfix(
-            box=f"{loss.get('train/box_loss', 0):.3f}",
-            cls=f"{loss.get('train/cls_loss', 0):.3f}",
-            mAP50=f"{metrics.get('metrics/mAP50(B)', 0):.3f}",
-            refresh=False,
-        )
+        shown = {
+            "box_loss": float(loss.get("train/box_loss", 0)),
+            "cls_loss": float(loss.get("train/cls_loss", 0)),
+            "mAP50": float(metrics.get("metrics/mAP50(B)", 0)),
+        }
+        self.bar.set_postfix(box=f"{shown['box_loss']:.3f}", cls=f"{shown['cls_loss']:.3f}",
+                             mAP50=f"{shown['mAP50']:.3f}", refresh=False)  # fmt: skip
         self.bar.update()
+        if self.report is not None:
+            self.report({"phase": "training", "epoch": self.done, "epochs": self.epochs, "metrics": shown})
 
     def close(self) -> None:
         self.bar.close()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -130,15 +131,21 @@ def _coco_boxes(
 class LocalSource:
     name: ClassVar[str] = "local"
 
-    def __init__(self, path: Path, format: str = "auto") -> None:  # noqa: A002  (the config key)
+    def __init__(self, path: Path, format: str = "auto", sequences: bool = False) -> None:  # noqa: A002
         self.path = Path(path)
-        self.format = format
+        self.format = format  # the config key's name
+        self.sequences = sequences
 
     def load(self, progress: bool = True) -> RawDataset:
         if not self.path.exists():
             raise DatasetError(f"{self.path}: no such file or folder")
         if self.format == "coco" or (self.format == "auto" and self.path.suffix.lower() == ".json"):
             return read_coco(self.path)
-        if self.path.is_dir():
-            return read_yolo_folder(self.path)
-        raise DatasetError(f"{self.path}: expected a YOLO folder or a COCO .json file")
+        if not self.path.is_dir():
+            raise DatasetError(f"{self.path}: expected a YOLO folder or a COCO .json file")
+        dataset = read_yolo_folder(self.path)
+        if self.sequences:
+            from fingercount.data.sources.folders import sequence_of
+
+            dataset.samples = [replace(sample, sequence=sequence_of(sample.name)) for sample in dataset.samples]
+        return dataset

@@ -1,4 +1,5 @@
 // fingercount dashboard: small ES modules, no build step. This one routes between the pages.
+import { renderCollect } from "./collect.js";
 import { refreshCurrent } from "./current.js";
 import { renderExperiments } from "./experiments.js";
 import "./live.js";
@@ -6,7 +7,7 @@ import { renderModels } from "./models.js";
 
 function route() {
   const page = (location.hash.replace("#/", "") || "live").split("?")[0];
-  const name = ["live", "models", "experiments"].includes(page) ? page : "live";
+  const name = ["live", "collect", "models", "experiments"].includes(page) ? page : "live";
   document.querySelectorAll(".page").forEach((section) => { section.hidden = section.id !== `page-${name}`; });
   document.querySelectorAll("nav a").forEach((link) => {
     if (link.dataset.page === name) link.setAttribute("aria-current", "page");
@@ -15,6 +16,7 @@ function route() {
   if (name === "models") renderModels();  // it refreshes the current model itself
   else refreshCurrent();
   if (name === "experiments") renderExperiments();
+  if (name === "collect") renderCollect();
 }
 
 window.addEventListener("hashchange", route);

@@ -1,5 +1,6 @@
 // Live page: webcam frames over a WebSocket (HTTP as fallback), boxes and the finger count.
 import { $, API, api, esc } from "./api.js";
+import { closeCamera, grabFrame, openCamera } from "./camera.js";
 import { onModel, refreshCurrent, serving } from "./current.js";
 
 const video = $("video");
@@ -37,27 +38,8 @@ function cameraMessage(text, isError = false) {
 }
 
 async function startCamera() {
-  if (!navigator.mediaDevices?.getUserMedia) {
-    cameraMessage("No camera API in this browser (it needs HTTPS or localhost).", true);
-    return;
-  }
-  try {
-    stream = await navigator.mediaDevices.getUserMedia({ video: { width: 640, height: 480 }, audio: false });
-  } catch (error) {
-    const denied = error.name === "NotAllowedError" || error.name === "SecurityError";
-    const missing = error.name === "NotFoundError" || error.name === "OverconstrainedError";
-    cameraMessage(
-      denied ? "Camera access was denied. Allow the camera for this site in the browser's settings, then press Start again."
-        : missing ? "No camera found. Connect a camera, then press Start again."
-        : `The camera could not start (${error.name}).`,
-      true,
-    );
-    $("camera-message").dataset.state = denied ? "denied" : missing ? "missing" : "error";
-    return;
-  }
-  video.srcObject = stream;
-  await video.play();
-  cameraMessage("");
+  stream = await openCamera(video, $("camera-message"));
+  if (!stream) return;
   running = true;
   $("start").disabled = true;
   $("stop").disabled = false;
@@ -67,7 +49,7 @@ async function startCamera() {
 
 function stopCamera() {
   running = false;
-  stream?.getTracks().forEach((track) => track.stop());
+  closeCamera(stream);
   stream = null;
   socket?.close();
   socket = null;
@@ -94,22 +76,18 @@ function loop() {
   requestAnimationFrame(loop);
 }
 
-function sendFrame() {
-  grab.width = video.videoWidth;
-  grab.height = video.videoHeight;
-  grab.getContext("2d").drawImage(video, 0, 0);
+async function sendFrame() {
   inFlight = true;
-  grab.toBlob(async (blob) => {
-    if (!blob || !running) { inFlight = false; return; }
-    sentAt = performance.now();
-    if (useHttp) {
-      postFrame(blob);  // the WebSocket failed: HTTP fallback
-    } else if (socket?.readyState === WebSocket.OPEN) {
-      socket.send(await blob.arrayBuffer());
-    } else {
-      inFlight = false;  // still connecting: skip this frame
-    }
-  }, "image/jpeg", 0.85);
+  const blob = await grabFrame(video, grab);
+  if (!blob || !running) { inFlight = false; return; }
+  sentAt = performance.now();
+  if (useHttp) {
+    postFrame(blob);  // the WebSocket failed: HTTP fallback
+  } else if (socket?.readyState === WebSocket.OPEN) {
+    socket.send(await blob.arrayBuffer());
+  } else {
+    inFlight = false;  // still connecting: skip this frame
+  }
 }
 
 async function postFrame(blob) {
