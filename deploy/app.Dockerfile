@@ -3,10 +3,10 @@
 ARG PYTHON_IMAGE=python:3.11.11-slim-bookworm
 
 FROM ${PYTHON_IMAGE} AS base
-# OpenCV needs libGL and GLib at import time, even headless.
+# OpenCV needs libGL and GLib at import time, even headless; MediaPipe (the teacher) EGL and GLES.
 # hadolint ignore=DL3008
 RUN apt-get update \
-    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 \
+    && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libegl1 libgles2 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 fingercount
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
@@ -16,8 +16,9 @@ WORKDIR /app
 FROM base AS build
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
+# The `label` extra (MediaPipe, no PyTorch): the Collect page's teacher runs in the server.
 RUN python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --constraint requirements.lock .
+    && /opt/venv/bin/pip install --constraint requirements.lock ".[label]"
 
 FROM build AS build-training
 RUN /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]"
@@ -25,6 +26,7 @@ RUN /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]"
 FROM base AS serving
 COPY --from=build /opt/venv /opt/venv
 ENV PATH=/opt/venv/bin:$PATH MODEL_CACHE_DIR=/home/fingercount/.cache/fingercount/models ENGINE=auto
+RUN mkdir -p /app/data/collections && chown -R fingercount /app/data
 USER 10001
 EXPOSE 8000
 HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \

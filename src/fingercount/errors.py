@@ -115,3 +115,10 @@ class ConflictError(FingercountError):
 
     code = "conflict"
     http_status = 409
+
+
+class TrainingUnavailableError(FingercountError):
+    """This process cannot train (a serving image without PyTorch and Ultralytics)."""
+
+    code = "training_unavailable"
+    http_status = 503

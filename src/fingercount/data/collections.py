@@ -14,6 +14,7 @@ JSON record last.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -71,6 +72,7 @@ class Collections:
         self.root = root
         self._lock = threading.Lock()
         self._last: dict[str, tuple[np.ndarray, int, float, int]] = {}  # name -> (thumbnail, count, time, take)
+        self._hashes: dict[str, set[str]] = {}  # name -> sha256 of every stored image
 
     def path(self, name: str) -> Path:
         return self.root / check_name(name)
@@ -123,10 +125,14 @@ class Collections:
         ok, encoded = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:
             raise DatasetError("the frame could not be encoded as JPEG")
+        digest = hashlib.sha256(encoded.tobytes()).hexdigest()
         with self._lock:
             folder = self._create(name)
             last, now = self._last.get(name), time.time()
             if last is not None and float(np.abs(last[0] - thumbnail).mean()) < NEAR_DUPLICATE:
+                return None
+            hashes = self._stored_hashes(name, folder)
+            if digest in hashes:  # the very same picture (a looping video): training would drop it anyway
                 return None
             takes, number = _numbers(folder)
             same_take = last is not None and last[1] == count and now - last[2] <= TAKE_GAP
@@ -138,6 +144,7 @@ class Collections:
             _write(folder / "labels" / f"{frame.id}.txt", f"{count} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n".encode())
             _write(folder / "frames" / f"{frame.id}.json", json.dumps(frame.to_dict()).encode())
             self._last[name] = (thumbnail, count, now, take)
+            hashes.add(digest)
         return frame
 
     def delete(self, name: str, frame_id: str) -> None:
@@ -148,6 +155,13 @@ class Collections:
             (folder / "labels" / f"{frame_id}.txt").unlink(missing_ok=True)
             image.unlink(missing_ok=True)
             self._last.pop(name, None)
+            self._hashes.pop(name, None)
+
+    def _stored_hashes(self, name: str, folder: Path) -> set[str]:
+        if name not in self._hashes:
+            images = (folder / "images").glob("*.jpg")
+            self._hashes[name] = {hashlib.sha256(p.read_bytes()).hexdigest() for p in images}
+        return self._hashes[name]
 
     def _create(self, name: str) -> Path:
         folder = self.path(name)

@@ -9,6 +9,7 @@ the child could not say so itself (killed with SIGKILL, out of memory).
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -22,7 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from fingercount.errors import ConflictError, FingercountError, NotFoundError
+from fingercount.errors import ConflictError, FingercountError, NotFoundError, TrainingUnavailableError
 from fingercount.serving.model_manager import ModelManager
 from fingercount.settings import Settings
 
@@ -69,6 +70,12 @@ class TrainingJobs:
         return self._job
 
     def start(self, collection: str, epochs: int | None = None) -> Job:
+        if importlib.util.find_spec("ultralytics") is None:
+            raise TrainingUnavailableError(
+                "this server cannot train (no PyTorch/Ultralytics in its image): run the job in the training "
+                f"container, `docker compose run --rm training fingercount teach {collection}`; with MODEL_FOLLOW "
+                "the server then serves the promoted version"
+            )
         with self._lock:
             if self._job is not None and self._job.state == "running":
                 raise ConflictError(f"job {self._job.id} is still running: wait for it or cancel it first")

@@ -84,8 +84,8 @@ def teach(
     test = prepared.manifest["splits"]["test"]["images"]
     if not any(name.startswith(f"{SOURCE}__") for name in _test_images(prepared.out)):
         raise DatasetError(
-            f"the collection's frames all went to training ({test} test images in all): "
-            "collect a few more takes of each count (release the key between takes)"
+            f"none of the collection's frames was held out for testing ({test} test images in all): collect "
+            "at least 4 takes of each count (release the key and move a little between takes)"
         )
     result = train(config, env, prepared=prepared)
     assert result.model_version is not None, "teach registers the model"
