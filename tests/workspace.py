@@ -127,3 +127,18 @@ def use_tracking_uri(uri: str) -> None:
 
     mlflow.set_tracking_uri(uri)
     mlflow.set_registry_uri(uri)
+
+
+@contextmanager
+def teach_server(workspace: Workspace, version: str, alias: str, root: Path, **env: str) -> Iterator[str]:
+    """A server serving `version` under `alias`, with its own collections and the tiny teach config."""
+    import httpx
+
+    workspace.registry().set_alias("yolov11-finger-counting", alias, version)
+    settings = serving_settings(
+        workspace, root / "cache", MODEL_ALIAS=alias, COLLECTIONS_DIR=str(root / "collections"),
+        TEACH_CONFIG="configs/teach_test_config.yaml", **env,
+    )  # fmt: skip
+    with running_server(settings) as base:
+        wait_for(lambda: httpx.get(f"{base}/health").json()["model_loaded"], timeout=120)
+        yield base

@@ -14,7 +14,7 @@ import pytest
 
 from tests.conftest import real_photos
 from tests.e2e.conftest import CHROMIUM, FLAGS, ConsoleLog, screenshot
-from tests.workspace import TrainResult, Workspace, running_server, serving_settings, wait_for
+from tests.workspace import TrainResult, Workspace, teach_server
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MODEL = "yolov11-finger-counting"
@@ -39,14 +39,8 @@ def write_real_y4m(path: Path, rounds: int = 4, per_take: int = 5, width: int = 
 def server(
     first: TrainResult, workspace: Workspace, real_hands: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    workspace.registry().set_alias(MODEL, ALIAS, str(first.model_version))
     root = tmp_path_factory.mktemp("e2e-teach")
-    settings = serving_settings(
-        workspace, root / "cache", MODEL_ALIAS=ALIAS, COLLECTIONS_DIR=str(root / "collections"),
-        TEACH_CONFIG="configs/teach_test_config.yaml",
-    )  # fmt: skip
-    with running_server(settings) as base:
-        wait_for(lambda: httpx.get(f"{base}/health").json()["model_loaded"], timeout=120)
+    with teach_server(workspace, str(first.model_version), ALIAS, root) as base:
         yield base
 
 
@@ -83,6 +77,7 @@ def test_collect_train_and_serve_from_the_dashboard(real_camera_browser: Any, se
     }
     assert sum(1 for count in "12345" if counts[count] > 0) >= 3, counts  # several counts collected
     assert page.locator("#gallery figure").count() == counts["all"]
+    assert page.locator("#gallery .teacher-box").count() == counts["all"]  # each frame shows the teacher's box
     collection = httpx.get(f"{server}/collections/e2e").json()
     assert collection["frames"] == counts["all"]
 

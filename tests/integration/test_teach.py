@@ -17,7 +17,7 @@ from PIL import Image
 
 from fingercount.training.trainer import TrainResult
 from tests.conftest import real_photos
-from tests.workspace import Workspace, running_server, serving_settings, wait_for
+from tests.workspace import Workspace, teach_server, wait_for
 
 pytestmark = pytest.mark.slow
 MODEL = "yolov11-finger-counting"
@@ -29,14 +29,8 @@ TOKEN = {"Authorization": "Bearer s3cret"}
 def server(
     workspace: Workspace, first: TrainResult, real_hands: Path, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[str]:
-    workspace.registry().set_alias(MODEL, ALIAS, str(first.model_version))
     root = tmp_path_factory.mktemp("teach")
-    settings = serving_settings(
-        workspace, root / "cache", MODEL_ALIAS=ALIAS, ADMIN_TOKEN="s3cret",
-        COLLECTIONS_DIR=str(root / "collections"), TEACH_CONFIG="configs/teach_test_config.yaml",
-    )  # fmt: skip
-    with running_server(settings) as base:
-        wait_for(lambda: httpx.get(f"{base}/health").json()["model_loaded"], timeout=120)
+    with teach_server(workspace, str(first.model_version), ALIAS, root, ADMIN_TOKEN="s3cret") as base:
         yield base
 
 
@@ -172,3 +166,29 @@ def test_a_stopped_job_leaves_the_old_model_serving(server: str, collected: dict
     assert httpx.get(f"{server}/models/current").json()["model"]["version"] == before
     run = MlflowClient().get_run(str(ended["run_id"]))
     assert run.info.status == ("KILLED" if how == "cancel" else "FAILED")
+
+
+def test_faces_are_blurred_before_a_frame_is_stored(
+    workspace: Workspace, first: TrainResult, real_hands: Path, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A webcam frame usually holds a face: with preprocessing on, the stored frame has it blurred."""
+    import cv2
+    import numpy as np
+    from skimage import data as samples
+
+    hand = cv2.imread(str(real_photos(per_count=1)[5][0]))
+    face = cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR)[0:220, 120:340]  # her face, 220x220
+    frame = np.zeros((480, 860, 3), np.uint8)
+    frame[:240, :320] = hand
+    frame[:220, 620:840] = face
+    photo = tmp_path_factory.mktemp("face") / "hand-and-face.png"
+    cv2.imwrite(str(photo), frame)
+    root = tmp_path_factory.mktemp("teach-blur")
+    with teach_server(workspace, str(first.model_version), "teach-blur", root, ENABLE_PREPROCESSING="true") as base:
+        files = {"file": (photo.name, photo.read_bytes(), "image/png")}
+        answer = httpx.post(f"{base}/collections/blurred/frames", params={"count": 5}, files=files, timeout=60)
+        assert answer.status_code == 200, answer.text
+        stored = cv2.imread(str(next((root / "collections" / "blurred" / "images").glob("*.jpg"))))
+    face_change = np.abs(stored[:220, 620:840].astype(int) - face.astype(int)).mean()
+    hand_change = np.abs(stored[:240, :320].astype(int) - hand.astype(int)).mean()
+    assert face_change > 4 * hand_change  # the face was blurred; the hand only went through JPEG

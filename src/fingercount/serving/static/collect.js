@@ -96,8 +96,13 @@ function drawCounts(summary) {
 function frameFigure(frame) {
   const name = encodeURIComponent(collection());
   const mismatch = frame.count !== frame.teacher_count;
+  // The teacher's box, drawn over the thumbnail in percent of the frame.
+  const [x1, y1, x2, y2] = frame.box;
+  const pct = (v, side) => `${((100 * v) / side).toFixed(2)}%`;
+  const box = `left:${pct(x1, frame.width)};top:${pct(y1, frame.height)};width:${pct(x2 - x1, frame.width)};height:${pct(y2 - y1, frame.height)}`;
   return `<figure data-frame="${esc(frame.id)}">
-    <img src="/collections/${name}/frames/${esc(frame.id)}.jpg" alt="frame ${esc(frame.id)}" loading="lazy">
+    <div class="thumb"><img src="/collections/${name}/frames/${esc(frame.id)}.jpg" alt="frame ${esc(frame.id)}" loading="lazy">
+      <span class="teacher-box" style="${box}" title="the teacher's box"></span></div>
     <figcaption><span>${frame.count} finger(s)${mismatch ? ` <span class="mismatch" title="the teacher's count">(${frame.teacher_count})</span>` : ""}</span>
       <button type="button" data-delete="${esc(frame.id)}" aria-label="Delete frame ${esc(frame.id)}">✕</button></figcaption></figure>`;
 }
