@@ -54,9 +54,7 @@ class Frame:
 
 def check_name(name: str) -> str:
     if not NAME.match(name):
-        raise ConfigError(
-            f"collection name {name!r} is not allowed: use 1-64 letters, digits, '-' or '_' (no paths)"
-        )
+        raise ConfigError(f"collection name {name!r} is not allowed: use 1-64 letters, digits, '-' or '_' (no paths)")
     return name
 
 
@@ -171,7 +169,6 @@ class Collections:
             names = {"names": dict(enumerate(CLASS_NAMES)), "nc": len(CLASS_NAMES)}
             _write(folder / "data.yaml", yaml.safe_dump(names).encode())
         return folder
-
 
 
 def _numbers(folder: Path) -> tuple[int, int]:

@@ -19,9 +19,9 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from fingercount.files import built_aside
 from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.errors import DatasetError
+from fingercount.files import built_aside
 from fingercount.preprocessing import Pipeline
 
 SPLITS = ("train", "val", "test")
@@ -198,7 +198,9 @@ def prepare(
     skipped: list[Skipped] = []
     seen: dict[str, str] = {}
     changed = 0
-    for sample in tqdm(sorted(dataset.samples, key=lambda s: s.name), desc="validating", unit="img", disable=not progress):
+    for sample in tqdm(
+        sorted(dataset.samples, key=lambda s: s.name), desc="validating", unit="img", disable=not progress
+    ):
         result = validate(sample, n_classes)
         if isinstance(result, Skipped):
             skipped.append(result)

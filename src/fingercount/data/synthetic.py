@@ -122,14 +122,14 @@ def approx_extent(spec: HandSpec) -> tuple[float, float, float, float]:
 
 
 def _points(values: np.ndarray) -> tuple[int, int]:
-    return int(round(values[0])), int(round(values[1]))
+    return int(round(values[0])), int(round(values[1]))  # noqa: RUF046  (numpy scalars: int() is explicit)
 
 
 def draw_hand(canvas: np.ndarray, spec: HandSpec, colour: tuple[float, ...], shade: float = 0.72) -> None:
     """Draw one hand; `canvas` may be a BGR image or a single-channel mask."""
     radius = spec.palm_radius
     dark = tuple(c * shade for c in colour)
-    finger_w = max(2, int(round(FINGER_WIDTH * radius)))
+    finger_w = max(2, int(round(FINGER_WIDTH * radius)))  # noqa: RUF046  (a numpy scalar)
     inner_w = max(1, finger_w - 2)
     # Wrist: a short stub below the palm, kept inside the counting circle.
     wrist_a = _to_image(spec, 180.0, 0.2 * radius)

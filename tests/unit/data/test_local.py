@@ -22,7 +22,9 @@ def yolo_to_coco(folder: Path, target: Path) -> Path:
         for box in sample.boxes or ():
             w, h = box.w * 128, box.h * 128
             bbox = [box.cx * 128 - w / 2, box.cy * 128 - h / 2, w, h]
-            annotations.append({"id": len(annotations) + 1, "image_id": image_id, "category_id": box.class_id + 10, "bbox": bbox})
+            annotations.append(
+                {"id": len(annotations) + 1, "image_id": image_id, "category_id": box.class_id + 10, "bbox": bbox}
+            )
     categories = [{"id": index + 10, "name": name} for index, name in enumerate(dataset.class_names)]
     target.mkdir()
     (target / "images").symlink_to(folder / "images")
@@ -57,9 +59,19 @@ def test_cli_import_and_stats(
     synthetic_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     out = tmp_path / "prepared"
-    args = ["data", "import", str(synthetic_folder), "--out", str(out), "-q", "-t", str(CONFIGS / "training_config.yaml")]
+    args = [
+        "data",
+        "import",
+        str(synthetic_folder),
+        "--out",
+        str(out),
+        "-q",
+        "-t",
+        str(CONFIGS / "training_config.yaml"),
+    ]
     code, printed, _ = run_cli(args, monkeypatch, capsys)
-    assert code == 0 and "train 24, val 3, test 3; skipped 0" in printed
+    assert code == 0
+    assert "train 24, val 3, test 3; skipped 0" in printed
     assert load_manifest(out)["splits"]["train"]["images"] == 24
     code, printed, _ = run_cli(["data", "stats", str(out)], monkeypatch, capsys)
     assert code == 0

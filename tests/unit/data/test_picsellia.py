@@ -91,7 +91,8 @@ def test_downloads_assets_and_accepted_annotations(tmp_path: Path, fake: FakeCli
     dataset = make_source(tmp_path, fake).load(progress=False)
     assert fake.asked == [("Photos Floutées", "new_version")]
     assert fake.version.statuses == [AnnotationStatus.ACCEPTED]
-    assert len(dataset.samples) == 30 and dataset.class_names == ["1", "2", "3", "4", "5"]
+    assert len(dataset.samples) == 30
+    assert dataset.class_names == ["1", "2", "3", "4", "5"]
     assert len(fake.version.downloads) == 30
     assert all(s.image.is_file() for s in dataset.samples)
     assert dataset.description["source"] == "picsellia"

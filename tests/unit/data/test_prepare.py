@@ -9,9 +9,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from fingercount.config import SyntheticSourceConfig
 from fingercount.data.prepare import SPLITS, prepare
 from fingercount.data.sources.local import read_yolo_folder
-from fingercount.config import SyntheticSourceConfig
 from fingercount.data.sources.synthetic import write_synthetic
 from fingercount.errors import DatasetError
 
@@ -50,8 +50,12 @@ def test_another_seed_gives_other_splits(synthetic_folder: Path, tmp_path: Path)
     assert a["split_hash"] != b["split_hash"]
 
 
-@pytest.mark.parametrize("ratios", [RATIOS, {"train": 0.8, "val": 0.1, "test": 0.1}, {"train": 0.5, "val": 0.5, "test": 0}])
-def test_splits_are_disjoint_complete_and_sized(synthetic_folder: Path, tmp_path: Path, ratios: dict[str, float]) -> None:
+@pytest.mark.parametrize(
+    "ratios", [RATIOS, {"train": 0.8, "val": 0.1, "test": 0.1}, {"train": 0.5, "val": 0.5, "test": 0}]
+)
+def test_splits_are_disjoint_complete_and_sized(
+    synthetic_folder: Path, tmp_path: Path, ratios: dict[str, float]
+) -> None:
     manifest = prepare(read_yolo_folder(synthetic_folder), tmp_path / "out", ratios, seed=0, progress=False).manifest
     files = [set(manifest["splits"][name]["files"]) for name in SPLITS]
     assert sum(len(f) for f in files) == 30

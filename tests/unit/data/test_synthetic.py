@@ -35,8 +35,10 @@ def test_class_equals_fingers_drawn_and_box_is_tight(index: int) -> None:
         ys, xs = np.nonzero(hand.mask)
         x1, y1, x2, y2 = hand.bbox
         # The box encloses every pixel of the hand, within a pixel on each side.
-        assert abs(xs.min() - x1) <= 1 and abs(ys.min() - y1) <= 1
-        assert abs(xs.max() + 1 - x2) <= 1 and abs(ys.max() + 1 - y2) <= 1
+        assert abs(xs.min() - x1) <= 1
+        assert abs(ys.min() - y1) <= 1
+        assert abs(xs.max() + 1 - x2) <= 1
+        assert abs(ys.max() + 1 - y2) <= 1
 
 
 def test_hands_do_not_overlap() -> None:

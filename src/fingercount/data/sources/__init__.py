@@ -7,14 +7,14 @@ from typing import TYPE_CHECKING
 from fingercount.data.sources.base import SOURCES, Box, DatasetSource, RawDataset, RawSample, get_source
 
 # Importing the modules registers their sources.
-from fingercount.data.sources import folders, local, picsellia, synthetic  # noqa: E402,F401  isort: skip
+from fingercount.data.sources import folders, local, picsellia, synthetic  # noqa: F401  isort: skip
 
 if TYPE_CHECKING:
     from pathlib import Path
 
     from fingercount.config import DataConfig, SourceConfig
 
-__all__ = ["source_from_config", "SOURCES", "Box", "DatasetSource", "RawDataset", "RawSample", "get_source"]
+__all__ = ["SOURCES", "Box", "DatasetSource", "RawDataset", "RawSample", "get_source", "source_from_config"]
 
 
 def source_from_config(config: DataConfig) -> DatasetSource:

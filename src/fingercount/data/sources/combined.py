@@ -36,4 +36,3 @@ class CombinedSource:
                 samples.append(replace(sample, name=f"{label}{SEPARATOR}{sample.name}", boxes=boxes, sequence=sequence))
         description = {"source": "combined", "parts": {label: dataset.description for label, dataset in loaded.items()}}
         return RawDataset(names, samples, description)
-

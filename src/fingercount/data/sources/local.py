@@ -10,10 +10,9 @@ from typing import Any, ClassVar
 
 import yaml
 
-from fingercount.files import IMAGE_SUFFIXES, image_files
 from fingercount.data.sources.base import Box, RawDataset, RawSample, register_source
 from fingercount.errors import DatasetError
-
+from fingercount.files import image_files
 
 
 def _unique_names(paths: list[Path], root: Path) -> list[str]:

@@ -25,9 +25,7 @@ def read_token(token_file: Path) -> str:
     if not token and token_file.is_file():
         token = token_file.read_text(encoding="utf-8").strip()
     if not token:
-        raise ConfigError(
-            f"no Picsellia token: set PICSELLIA_TOKEN or write the token into {token_file}"
-        )
+        raise ConfigError(f"no Picsellia token: set PICSELLIA_TOKEN or write the token into {token_file}")
     return token
 
 
@@ -91,7 +89,9 @@ class PicselliaSource:
         """Download assets whose file is absent or empty; a complete folder downloads nothing."""
         images = self.folder / "images"
         images.mkdir(parents=True, exist_ok=True)
-        missing = [a for a in assets if not (images / a.filename).is_file() or (images / a.filename).stat().st_size == 0]
+        missing = [
+            a for a in assets if not (images / a.filename).is_file() or (images / a.filename).stat().st_size == 0
+        ]
         staging = self.folder / ".downloading"  # an interrupted file never looks complete
         staging.mkdir(exist_ok=True)
         for asset in tqdm(missing, desc="downloading from Picsellia", unit="img", disable=not progress or not missing):

@@ -11,11 +11,11 @@ import cv2
 import yaml
 from tqdm import tqdm
 
-from fingercount.files import built_aside
 from fingercount.config import SyntheticSourceConfig
 from fingercount.data import synthetic
 from fingercount.data.sources.base import RawDataset, register_source
 from fingercount.data.sources.local import read_yolo_folder
+from fingercount.files import built_aside
 
 _COMPLETE = ".complete.json"
 
