@@ -308,7 +308,8 @@ def teach_command(
         Path | None, typer.Option(help="Where collections live (default: COLLECTIONS_DIR or data/collections).")
     ] = None,
     parent: Annotated[
-        str | None, typer.Option(help="Version to fine-tune: models:/NAME/VERSION or @ALIAS (default: the alias's).")
+        str | None,
+        typer.Option(help="Version to fine-tune: models:/NAME/VERSION or models:/NAME@ALIAS (default: the alias)."),
     ] = None,
     model_name: Annotated[str | None, typer.Option(help="Registered model (default: MODEL_NAME).")] = None,
     alias: Annotated[str | None, typer.Option(help="Alias to promote to (default: the one serving follows).")] = None,
