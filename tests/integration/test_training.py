@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 from pathlib import Path
 from typing import Any
@@ -140,13 +141,15 @@ def test_pyfunc_predict_returns_detections(first: TrainResult) -> None:
     import mlflow.pyfunc
     import pandas as pd
 
-    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/1")
+    # Local paths only when the loading caller opts in; bytes and base64 text always.
+    model = mlflow.pyfunc.load_model(f"models:/{MODEL}/1", model_config={"allow_local_paths": True})
     image = next(Path("data/test-prepared/images/test").iterdir())
+    encoded = base64.b64encode(image.read_bytes()).decode()
     # A two-epoch model is not confident, so ask for everything above 0.001: the plumbing is what is tested.
-    frame = model.predict(pd.DataFrame({"image": [str(image), image.read_bytes()]}), params={"conf": 0.001})
+    frame = model.predict(pd.DataFrame({"image": [str(image), image.read_bytes(), encoded]}), params={"conf": 0.001})
     assert list(frame.columns) == ["image", "class_id", "class_name", "confidence", "x1", "y1", "x2", "y2"]
     assert len(frame) > 0
-    assert set(frame["image"]) == {0, 1}
+    assert set(frame["image"]) == {0, 1, 2}
     assert frame["class_name"].isin(["1", "2", "3", "4", "5"]).all()
     height, width = cv2.imread(str(image)).shape[:2]
     assert (frame[["x1", "x2"]] <= width + 1).all().all()

@@ -170,6 +170,9 @@ class Registry:
                 },
                 pip_requirements=requirements,
                 signature=_signature(package.metadata.count_conf),
+                # Declared so that a loader can override it (MLflow only overrides declared keys):
+                # `load_model(uri, model_config={"allow_local_paths": True})`.
+                model_config={"allow_local_paths": False},
             )
         try:
             self.client.create_registered_model(name)
