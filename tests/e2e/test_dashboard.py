@@ -55,11 +55,11 @@ def test_live_page_draws_boxes_and_shows_the_api_count(page: Any, server: str) -
 
     page.on("websocket", on_socket)
     page.goto(f"{server}/#/live")
-    page.wait_for_function("document.getElementById('model-badge').dataset.version === '1'")
+    page.wait_for_function("() => document.getElementById('model-badge').dataset.version === '1'")
     page.locator("#conf").fill(LOW_CONF)
     page.get_by_role("button", name="Start camera").click()
-    page.wait_for_function("Number(document.getElementById('overlay').dataset.boxes) > 0", timeout=30000)
-    page.wait_for_function("parseFloat(document.getElementById('fps').textContent) > 0", timeout=30000)
+    page.wait_for_function("() => Number(document.getElementById('overlay').dataset.boxes) > 0", timeout=30000)
+    page.wait_for_function("() => parseFloat(document.getElementById('fps').textContent) > 0", timeout=30000)
     shown = page.evaluate(
         "() => { const c = document.getElementById('finger-count');"
         " return {count: c.textContent, frame: Number(c.dataset.frameId)}; }"
@@ -86,13 +86,15 @@ def test_models_page_switches_the_live_model(page: Any, server: str) -> None:
     page.goto(f"{server}/#/models")
     row = page.locator("tr[data-version='2']")
     row.get_by_role("button", name="Load").click()
-    page.wait_for_function("document.getElementById('load-status').textContent.includes('Now serving')", timeout=120000)
+    page.wait_for_function(
+        "() => document.getElementById('load-status').textContent.includes('Now serving')", timeout=120000
+    )
     assert "v2" in page.text_content("#load-status")
     assert httpx.get(f"{server}/models/current").json()["model"]["version"] == "2"
     page.wait_for_selector("tr.serving[data-version='2']")
     screenshot(page, "models")
     page.get_by_role("link", name="Live").click()  # no reload: the badge follows the server
-    page.wait_for_function("document.getElementById('model-badge').dataset.version === '2'", timeout=10000)
+    page.wait_for_function("() => document.getElementById('model-badge').dataset.version === '2'", timeout=10000)
     assert "v2" in page.text_content("#model-badge")
     missing = page.evaluate("fetch('/models/load?version=99', {method: 'POST'}).then(r => r.status)")
     assert missing == 404
@@ -138,7 +140,9 @@ def test_camera_denied_message(playwright: Any, server: str) -> None:
         page = browser.new_page()
         page.goto(f"{server}/#/live")
         page.get_by_role("button", name="Start camera").click()
-        page.wait_for_function("document.getElementById('camera-message').dataset.state === 'denied'", timeout=15000)
+        page.wait_for_function(
+            "() => document.getElementById('camera-message').dataset.state === 'denied'", timeout=15000
+        )
         assert "Camera access was denied" in page.text_content("#camera-message")
         screenshot(page, "camera-denied")
     finally:
@@ -164,7 +168,7 @@ def test_no_model_message(browser: Any, workspace: Workspace, tmp_path: Path) ->
         assert "No model loaded" in page.text_content("#banner")
         page.get_by_role("button", name="Start camera").click()
         page.wait_for_function(
-            "document.getElementById('frame-status').textContent.includes('No model loaded')", timeout=30000
+            "() => document.getElementById('frame-status').textContent.includes('No model loaded')", timeout=30000
         )
         screenshot(page, "no-model")
         assert console.errors == []

@@ -79,7 +79,7 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
         page.goto(f"{base}/#/live")
         page.locator("#conf").fill("0.001")
         page.get_by_role("button", name="Start camera").click()
-        page.wait_for_function("document.getElementById('finger-count').dataset.frameId !== ''", timeout=60000)
+        page.wait_for_function("() => document.getElementById('finger-count').dataset.frameId !== ''", timeout=60000)
         assert page.text_content("#finger-count").strip().isdigit()
         screenshot(page, "demo-live")
         page.close()

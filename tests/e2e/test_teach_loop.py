@@ -61,7 +61,7 @@ def test_collect_train_and_serve_from_the_dashboard(real_camera_browser: Any, se
     page.goto(f"{server}/#/collect")
     page.locator("#collection-name").fill("e2e")
     page.get_by_role("button", name="Start camera").click()
-    page.wait_for_function("/^[0-5]$/.test(document.getElementById('teacher-count').textContent)", timeout=30_000)
+    page.wait_for_function("() => /^[0-5]$/.test(document.getElementById('teacher-count').textContent)", timeout=30_000)
 
     # Hold the "Teacher's" button while the camera shows counts 1 to 5 four times (20 s): each count's
     # second is a take, and preparation needs a few takes of a count to hold one out.
@@ -69,7 +69,8 @@ def test_collect_train_and_serve_from_the_dashboard(real_camera_browser: Any, se
     teacher_button.hover()
     page.mouse.down()
     page.wait_for_function(
-        "Number(document.querySelector('#collection-counts td[data-count=all]')?.textContent) >= 60", timeout=150_000
+        "() => Number(document.querySelector('#collection-counts td[data-count=all]')?.textContent) >= 60",
+        timeout=150_000,
     )
     page.mouse.up()
     counts = {
@@ -85,16 +86,16 @@ def test_collect_train_and_serve_from_the_dashboard(real_camera_browser: Any, se
     page.locator("#job-epochs").fill("2")
     page.get_by_role("button", name="Train").click()
     ended = "['succeeded', 'failed', 'cancelled'].includes(document.getElementById('job-status').dataset.state)"
-    page.wait_for_function(f"document.getElementById('job-status').textContent.includes('epoch') || {ended}",
+    page.wait_for_function(f"() => document.getElementById('job-status').textContent.includes('epoch') || {ended}",
                            timeout=300_000)  # fmt: skip
     screenshot(page, "collect-training")
     assert "epoch" in page.locator("#job-status").inner_text(), httpx.get(f"{server}/jobs/current").json()
-    page.wait_for_function(ended, timeout=400_000)
+    page.wait_for_function(f"() => {ended}", timeout=400_000)
     job = httpx.get(f"{server}/jobs/current").json()
     assert job["state"] == "succeeded", job
     assert page.locator("#job-status").get_attribute("data-state") == "succeeded"
     page.wait_for_function(
-        f"document.getElementById('model-badge').dataset.version === '{job['version']}'", timeout=30_000
+        f"() => document.getElementById('model-badge').dataset.version === '{job['version']}'", timeout=30_000
     )
     assert job["version"] != before
     screenshot(page, "collect-done")

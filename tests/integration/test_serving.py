@@ -421,3 +421,20 @@ def test_health_answers_while_predictions_run(server: str) -> None:
         stop.set()
         for thread in threads:
             thread.join()
+
+
+def test_security_headers(server: str) -> None:
+    """Dashboard and API: no framing, no sniffing, no referrer; a CSP without inline script."""
+    for path in ("/", "/app.js", "/health", "/models/current"):
+        headers = httpx.get(f"{server}{path}").headers
+        assert headers["x-content-type-options"] == "nosniff", path
+        assert headers["x-frame-options"] == "DENY", path
+        assert headers["referrer-policy"] == "no-referrer", path
+        policy = headers["content-security-policy"]
+        assert "script-src 'self'" in policy, path
+        assert "frame-ancestors 'none'" in policy, path
+        assert "unsafe-inline" not in policy, path
+    refused = post_image(server, b"not an image")  # error responses carry them too
+    assert refused.status_code == 415
+    assert refused.headers["x-frame-options"] == "DENY"
+    assert "content-security-policy" not in httpx.get(f"{server}/docs").headers  # Swagger UI loads from a CDN

@@ -18,7 +18,7 @@ from fingercount.errors import FingercountError, InvalidRequestError
 from fingercount.registry.client import Registry
 from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
-from fingercount.serving.middleware import ObserveMiddleware
+from fingercount.serving.middleware import ObserveMiddleware, SecurityHeadersMiddleware
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
 from fingercount.serving.routes import collections, health, jobs, models, predict
 from fingercount.settings import Settings, quiet_third_parties
@@ -95,6 +95,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
 
     # Multipart framing adds a little to the file itself; the route checks the file's own size.
     app.add_middleware(ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(SecurityHeadersMiddleware)  # outermost: early 413s get the headers too
 
     app.include_router(health.router)
     app.include_router(models.router)

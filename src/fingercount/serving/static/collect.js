@@ -96,19 +96,29 @@ function drawCounts(summary) {
 function frameFigure(frame) {
   const name = encodeURIComponent(collection());
   const mismatch = frame.count !== frame.teacher_count;
-  // The teacher's box, drawn over the thumbnail in percent of the frame.
-  const [x1, y1, x2, y2] = frame.box;
-  const pct = (v, side) => `${((100 * v) / side).toFixed(2)}%`;
-  const box = `left:${pct(x1, frame.width)};top:${pct(y1, frame.height)};width:${pct(x2 - x1, frame.width)};height:${pct(y2 - y1, frame.height)}`;
   return `<figure data-frame="${esc(frame.id)}">
     <div class="thumb"><img src="/collections/${name}/frames/${esc(frame.id)}.jpg" alt="frame ${esc(frame.id)}" loading="lazy">
-      <span class="teacher-box" style="${box}" title="the teacher's box"></span></div>
+      <span class="teacher-box" data-box="${frame.box.join(",")},${frame.width},${frame.height}" title="the teacher's box"></span></div>
     <figcaption><span>${frame.count} finger(s)${mismatch ? ` <span class="mismatch" title="the teacher's count">(${frame.teacher_count})</span>` : ""}</span>
       <button type="button" data-delete="${esc(frame.id)}" aria-label="Delete frame ${esc(frame.id)}">✕</button></figcaption></figure>`;
 }
 
+// The teacher's box over each thumbnail, in percent of the frame (set through the CSSOM: the
+// Content-Security-Policy allows no inline style attributes).
+function placeBoxes() {
+  document.querySelectorAll("#gallery .teacher-box:not([data-placed])").forEach((span) => {
+    const [x1, y1, x2, y2, width, height] = span.dataset.box.split(",").map(Number);
+    Object.assign(span.style, {
+      left: `${(100 * x1) / width}%`, top: `${(100 * y1) / height}%`,
+      width: `${(100 * (x2 - x1)) / width}%`, height: `${(100 * (y2 - y1)) / height}%`,
+    });
+    span.dataset.placed = "1";
+  });
+}
+
 function addToGallery(frame) {
   $("gallery").insertAdjacentHTML("afterbegin", frameFigure(frame));
+  placeBoxes();
 }
 
 export async function renderCollect() {
@@ -116,6 +126,7 @@ export async function renderCollect() {
     const found = await api(`/collections/${encodeURIComponent(collection())}`);
     drawCounts(found);
     $("gallery").innerHTML = found.items.slice().reverse().map(frameFigure).join("");
+    placeBoxes();
   } catch (error) {
     $("gallery").innerHTML = "";
     $("collection-counts").innerHTML = `<td colspan="7">${error.status === 404 ? "no frames yet" : esc(error.message)}</td>`;
