@@ -122,3 +122,14 @@ class TrainingUnavailableError(FingercountError):
 
     code = "training_unavailable"
     http_status = 503
+
+
+class OverloadedError(FingercountError):
+    """More inference requests than the server admits: retry after `retry_after` seconds."""
+
+    code = "overloaded"
+    http_status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after

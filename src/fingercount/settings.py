@@ -30,6 +30,10 @@ class Settings(BaseSettings):
     engine: Literal["auto", "openvino", "onnx", "pytorch"] = Field(default="auto", alias="ENGINE")
     openvino_precision: Literal["f32", "bf16", "f16", "auto"] = Field(default="f32", alias="OPENVINO_PRECISION")
     engine_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="ENGINE_THREADS")
+    # Admission: inferences running at once, and how many more may wait before 503 + Retry-After.
+    inference_workers: int = Field(default=2, ge=1, alias="INFERENCE_WORKERS")
+    queue_depth: int | None = Field(default=None, ge=0, alias="QUEUE_DEPTH")  # None: from the model's speed
+    max_queue_wait: float = Field(default=0.5, gt=0, alias="MAX_QUEUE_WAIT")  # seconds, for the default depth
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(default=40_000_000, ge=1, alias="MAX_IMAGE_PIXELS")
     mlflow_ui_url: str | None = Field(default=None, alias="MLFLOW_UI_URL")

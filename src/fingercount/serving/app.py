@@ -14,8 +14,9 @@ from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 
 from fingercount import __version__
-from fingercount.errors import FingercountError, InvalidRequestError
+from fingercount.errors import FingercountError, InvalidRequestError, OverloadedError
 from fingercount.registry.client import Registry
+from fingercount.serving.admission import Admission
 from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.middleware import ObserveMiddleware, SecurityHeadersMiddleware
@@ -44,7 +45,17 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     settings = settings or Settings()
     metrics = ServingMetrics()
 
+    # QUEUE_DEPTH fixed, or (default) as many as clear within MAX_QUEUE_WAIT at the measured speed.
+    follow_speed = settings.queue_depth is None
+    admission = Admission(
+        settings.inference_workers,
+        settings.queue_depth or 1,
+        metrics,
+        settings.max_queue_wait if follow_speed else None,
+    )
+
     def on_swap(info: ModelInfo) -> None:
+        admission.reset(info.inference_ms / 1000)
         metrics.swaps.inc()
         metrics.model_loaded.set(1)
         metrics.model.info({"name": info.name, "version": info.version, "engine": info.engine})
@@ -57,7 +68,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         settings.openvino_precision,
         on_swap=on_swap,
     )
-    state = ServingState(settings=settings, manager=manager, metrics=metrics)
+    state = ServingState(settings=settings, manager=manager, metrics=metrics, admission=admission)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -86,7 +97,8 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     @app.exception_handler(FingercountError)
     async def domain_error(request: Request, exc: FingercountError) -> JSONResponse:
         metrics.errors.labels(exc.code).inc()
-        return JSONResponse(exc.body(), status_code=exc.http_status)
+        headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
+        return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -94,7 +106,9 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         return await domain_error(request, InvalidRequestError(problems))
 
     # Multipart framing adds a little to the file itself; the route checks the file's own size.
-    app.add_middleware(ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024)
+    app.add_middleware(
+        ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024, admission=admission
+    )
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: early 413s get the headers too
 
     app.include_router(health.router)

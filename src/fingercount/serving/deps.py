@@ -14,6 +14,7 @@ from fastapi import Depends, Header, Request
 from fingercount.data.collections import Collections
 from fingercount.errors import NoModelLoadedError, UnauthorizedError
 from fingercount.preprocessing import Pipeline, build_pipeline
+from fingercount.serving.admission import Admission
 from fingercount.serving.jobs import TrainingJobs
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
@@ -25,6 +26,7 @@ class ServingState:
     settings: Settings
     manager: ModelManager
     metrics: ServingMetrics
+    admission: Admission
     follower: AliasFollower | None = None
     startup_error: str | None = field(default=None)
     _teacher_lock: threading.Lock = field(default_factory=threading.Lock)

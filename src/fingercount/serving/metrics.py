@@ -23,6 +23,12 @@ class ServingMetrics:
         self.swaps = Counter("fingercount_model_swaps", "Model swaps", registry=self.registry)
         self.load_failures = Counter("fingercount_model_load_failures", "Failed model loads", registry=self.registry)
         self.errors = Counter("fingercount_errors", "Error responses by code", ["code"], registry=self.registry)
+        self.queue = Gauge(
+            "fingercount_inference_admitted", "Inference requests running or waiting", registry=self.registry
+        )
+        self.shed = Counter(
+            "fingercount_inference_shed", "Inference requests refused with 503 (at capacity)", registry=self.registry
+        )
         self.dropped_frames = Counter(
             "fingercount_ws_dropped_frames", "WebSocket frames replaced by a newer one before processing",
             registry=self.registry,

@@ -10,13 +10,14 @@ from typing import Any
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from fingercount.errors import PayloadTooLargeError
+from fingercount.errors import FingercountError, OverloadedError, PayloadTooLargeError
+from fingercount.serving.admission import Admission
 from fingercount.serving.metrics import ServingMetrics
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics, max_body: int) -> None:
-        self.app, self.metrics, self.max_body = app, metrics, max_body
+    def __init__(self, app: ASGIApp, metrics: ServingMetrics, max_body: int, admission: Admission) -> None:
+        self.app, self.metrics, self.max_body, self.admission = app, metrics, max_body, admission
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -29,6 +30,10 @@ class ObserveMiddleware:
                 send, PayloadTooLargeError(f"the request body is {int(length)} bytes; the limit is {self.max_body}")
             )
             self._observe(scope, 413, started)
+            return
+        if scope["path"] == "/predict" and scope["method"] == "POST" and self.admission.would_shed():
+            await self._reject(send, self.admission.shed())  # before reading a body it would not process
+            self._observe(scope, 503, started)
             return
         status = 500
 
@@ -48,10 +53,12 @@ class ObserveMiddleware:
         path = getattr(route, "path", "unmatched")
         self.metrics.requests.labels(path, str(status)).observe(time.perf_counter() - started)
 
-    async def _reject(self, send: Send, error: PayloadTooLargeError) -> None:
+    async def _reject(self, send: Send, error: FingercountError) -> None:
         self.metrics.errors.labels(error.code).inc()
         body = json.dumps(error.body()).encode()
         headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        if isinstance(error, OverloadedError):
+            headers.append((b"retry-after", str(error.retry_after).encode()))
         await send({"type": "http.response.start", "status": error.http_status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -11,7 +11,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -37,6 +37,7 @@ class ModelInfo:
     run_id: str | None = None
     loaded_at: float = 0.0
     requested: str = ""  # what the load asked for: "version 3", "alias production", …
+    inference_ms: float = 0.0  # measured at warm-up on the warm-up frame (sizes the admission queue)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -116,11 +117,17 @@ class ModelManager:
             run_id=metadata.run_id, loaded_at=time.time(), requested=requested,
         )  # fmt: skip
         loaded = LoadedModel(info, engine)
+        frame = warmup_frame()
         try:
-            loaded.predict(warmup_frame())
+            loaded.predict(frame)  # the first call pays for lazy initialisation
+            times = []
+            for _ in range(3):
+                started = time.perf_counter()
+                loaded.predict(frame)
+                times.append(time.perf_counter() - started)
         except Exception as exc:  # a model that cannot answer must never be swapped in
             raise ModelLoadError(f"warm-up inference failed: {exc}") from exc
-        return loaded
+        return LoadedModel(replace(info, inference_ms=round(sorted(times)[1] * 1000, 2)), engine)
 
 
 class AliasFollower:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import APIRouter, File, Query, UploadFile, WebSocket, WebSocketDisconnect
-from starlette.concurrency import run_in_threadpool
 
 from fingercount.errors import FingercountError
 from fingercount.serving.deps import CurrentModel, ServingState, State, require_model
@@ -39,7 +38,7 @@ async def predict(
 ) -> PredictResponse:
     """Count fingers in one image (multipart field `file`: JPEG, PNG or WebP)."""
     data = await file.read(state.settings.max_upload_bytes + 1)
-    return await run_in_threadpool(predict_bytes, state, data, conf, preprocess)
+    return await state.admission.run(predict_bytes, state, data, conf, preprocess)
 
 
 @router.websocket("/ws/predict")
@@ -91,7 +90,7 @@ async def predict_stream(websocket: WebSocket, conf: Conf = None, preprocess: Pr
                 continue
             frame_id, data = waiting.pop()
             try:
-                result = await run_in_threadpool(predict_bytes, state, data, options.conf, options.preprocess)
+                result = await state.admission.run(predict_bytes, state, data, options.conf, options.preprocess)
                 payload = {**result.model_dump(), "frame_id": frame_id, "dropped_frames": dropped}
             except FingercountError as exc:
                 state.metrics.errors.labels(exc.code).inc()

@@ -1,0 +1,101 @@
+"""Load: /predict under 1, 16, 64 and 256 concurrent clients, with bounded admission.
+
+    python benchmarks/load.py [--seconds 10] [--tracking-uri URI --version N]
+
+Each client posts the same 640x480 JPEG in a loop for `--seconds`; a 503 (shed, with
+Retry-After) is counted and the client goes on at once (a worst-case client that ignores the
+hint). Prints, per client count: admitted requests per second, p50/p99 latency of admitted
+requests, p99 latency of refusals, the shed share and errors other than 503 (must be 0).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+from fingercount.processes import free_port, http_ok, stop_process, wait_until
+from fingercount.settings import quiet_third_parties
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import MODEL, benchmark_frame, percentile, train_model
+
+failures: list[str] = []  # transport errors seen by the clients, by exception type
+
+
+async def clients(base: str, image: bytes, count: int, seconds: float) -> list[tuple[int, float]]:
+    results: list[tuple[int, float]] = []
+    deadline = time.perf_counter() + seconds
+    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
+    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+
+        async def loop() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                try:
+                    status = (await client.post(f"{base}/predict", files={"file": ("f.jpg", image)})).status_code
+                except httpx.HTTPError as exc:
+                    status = 0
+                    failures.append(type(exc).__name__)
+                results.append((status, time.perf_counter() - started))
+
+        await asyncio.gather(*(loop() for _ in range(count)))
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--tracking-uri")
+    parser.add_argument("--version", default="1")
+    args = parser.parse_args()
+    quiet_third_parties()
+    work = Path(tempfile.mkdtemp(prefix="fc-load-"))
+    uri = args.tracking_uri or train_model(work)
+    port = free_port()
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": MODEL, "MODEL_CACHE_DIR": str(work / "cache")}
+    env.pop("MODEL_ALIAS", None)
+    server = subprocess.Popen(
+        [sys.executable, "-m", "fingercount", "serve", "--port", str(port), "--log-level", "warning"], env=env
+    )
+    base = f"http://127.0.0.1:{port}"
+    image = benchmark_frame()
+    try:
+        wait_until(lambda: http_ok(f"{base}/health"), "the server", timeout=120)
+        loaded = httpx.post(f"{base}/models/load", params={"model_name": MODEL, "version": args.version}, timeout=300)
+        loaded.raise_for_status()
+        model = loaded.json()["model"]
+        rows = []
+        for count in (1, 16, 64, 256):
+            results = asyncio.run(clients(base, image, count, args.seconds))
+            admitted = [t for s, t in results if s == 200]
+            shed = [t for s, t in results if s == 503]
+            errors = sum(1 for s, _ in results if s not in (200, 503))
+            rows.append((count, len(admitted) / args.seconds, admitted, shed, len(results), errors))
+    finally:
+        stop_process(server)
+    print(f"load: {model['engine']}, imgsz {model['imgsz']}, warm-up inference {model['inference_ms']} ms, "
+          f"{args.seconds:g} s per row, 640x480 JPEG")  # fmt: skip
+    print(f"{'clients':>7} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10} {'shed':>6} {'errors':>6}")
+    for count, rate, admitted, shed, total, errors in rows:
+        p50 = statistics.median(admitted) * 1000 if admitted else float("nan")
+        p99 = percentile(admitted, 0.99) * 1000 if admitted else float("nan")
+        shed_p99 = percentile(shed, 0.99) * 1000 if shed else float("nan")
+        print(
+            f"{count:>7} {rate:>10.1f} {p50:>7.1f} {p99:>7.1f} {shed_p99:>10.1f} {len(shed) / total:>6.1%} {errors:>6}"
+        )
+
+    if failures:
+        print("transport errors:", ", ".join(f"{name} x{failures.count(name)}" for name in sorted(set(failures))))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,79 @@
+"""Bounded admission for inference: a few requests run, a bounded number wait, the rest are shed.
+
+An unbounded queue makes every client wait longer as load grows and tells none of them to back
+off. Here at most `workers` inferences run at once (their own thread limiter, so `/health` and
+`/metrics` never wait behind inference) and at most `depth` more wait; beyond that a request is
+answered 503 with `Retry-After` at once — before its body is read (`would_shed`, checked by the
+middleware) and again when it is admitted (`run`, authoritative).
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+import anyio.to_thread
+from anyio import CapacityLimiter
+
+from fingercount.errors import OverloadedError
+from fingercount.serving.metrics import ServingMetrics
+
+T = TypeVar("T")
+
+
+class Admission:
+    def __init__(self, workers: int, depth: int, metrics: ServingMetrics, max_wait: float | None = None) -> None:
+        self.workers = workers
+        self.depth = depth
+        self.metrics = metrics
+        # With `max_wait`, the depth follows the measured service time: as many as clear within it.
+        self.max_wait = max_wait
+        self.limiter = CapacityLimiter(workers)
+        self.admitted = 0  # running + waiting; touched only on the event loop
+        self.seconds_per_request = 0.05  # service time per request (all workers together), measured
+
+    def reset(self, seconds_per_request: float) -> None:
+        """A new model: start from its measured inference time."""
+        self.seconds_per_request = max(seconds_per_request, 1e-3)
+        self._resize()
+
+    def observe(self, seconds: float) -> None:
+        """One request's time in a worker (a worker thread calls it): a moving average of the service time."""
+        self.seconds_per_request += 0.1 * (seconds / self.workers - self.seconds_per_request)
+        self._resize()
+
+    def _resize(self) -> None:
+        if self.max_wait is not None:
+            self.depth = max(1, int(self.max_wait / max(self.seconds_per_request, 1e-3)))
+
+    def would_shed(self) -> bool:
+        return self.admitted >= self.workers + self.depth
+
+    def shed(self) -> OverloadedError:
+        self.metrics.shed.inc()
+        wait = (self.admitted / self.workers) * self.seconds_per_request
+        return OverloadedError(
+            f"the server is at capacity ({self.workers} running, {self.depth} waiting): retry shortly",
+            retry_after=max(1, math.ceil(wait)),
+        )
+
+    async def run(self, function: Callable[..., T], *args: object) -> T:
+        if self.would_shed():
+            raise self.shed()
+        self.admitted += 1
+        self.metrics.queue.set(self.admitted)
+
+        def timed() -> T:
+            started = time.perf_counter()
+            try:
+                return function(*args)
+            finally:
+                self.observe(time.perf_counter() - started)
+
+        try:
+            return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+        finally:
+            self.admitted -= 1
+            self.metrics.queue.set(self.admitted)
