@@ -12,6 +12,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from fingercount import __version__
 from fingercount.errors import FingercountError, InvalidRequestError, OverloadedError
@@ -25,6 +26,7 @@ from fingercount.serving.routes import collections, health, jobs, models, predic
 from fingercount.settings import Settings, quiet_third_parties
 
 log = logging.getLogger(__name__)
+HTTP_ERROR_CODES = {404: "not_found", 405: "method_not_allowed", 408: "request_timeout"}
 
 
 def _load_default_model(state: ServingState) -> None:
@@ -100,6 +102,15 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         headers = {"Retry-After": str(exc.retry_after)} if isinstance(exc, OverloadedError) else None
         return JSONResponse(exc.body(), status_code=exc.http_status, headers=headers)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        """Starlette's own errors (unknown route, wrong method, stalled body) in the one error shape."""
+        code = HTTP_ERROR_CODES.get(exc.status_code, "http_error")
+        metrics.errors.labels(code).inc()
+        return JSONResponse(
+            {"error": code, "detail": str(exc.detail)}, status_code=exc.status_code, headers=exc.headers
+        )
+
     @app.exception_handler(RequestValidationError)
     async def invalid_request(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
@@ -107,8 +118,9 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
 
     # Multipart framing adds a little to the file itself; the route checks the file's own size.
     app.add_middleware(
-        ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024, admission=admission
-    )
+        ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024, admission=admission,
+        body_timeout=settings.body_timeout,
+    )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: early 413s get the headers too
 
     app.include_router(health.router)

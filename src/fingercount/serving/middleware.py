@@ -8,6 +8,8 @@ import json
 import time
 from typing import Any
 
+import anyio
+from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from fingercount.errors import FingercountError, OverloadedError, PayloadTooLargeError
@@ -16,8 +18,11 @@ from fingercount.serving.metrics import ServingMetrics
 
 
 class ObserveMiddleware:
-    def __init__(self, app: ASGIApp, metrics: ServingMetrics, max_body: int, admission: Admission) -> None:
+    def __init__(
+        self, app: ASGIApp, metrics: ServingMetrics, max_body: int, admission: Admission, body_timeout: float = 30.0
+    ) -> None:
         self.app, self.metrics, self.max_body, self.admission = app, metrics, max_body, admission
+        self.body_timeout = body_timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -43,8 +48,24 @@ class ObserveMiddleware:
                 status = message["status"]
             await send(message)
 
+        body_done = False
+
+        async def receive_in_time() -> Message:
+            """A body that stalls (slowloris) ends with 408 instead of holding the connection forever."""
+            nonlocal body_done
+            if body_done:
+                return await receive()  # after the body: waiting for a disconnect is not a stall
+            try:
+                with anyio.fail_after(self.body_timeout):
+                    message = await receive()
+            except TimeoutError:
+                # An HTTPException: FastAPI re-raises those from body parsing (others become a 400).
+                raise HTTPException(408, f"the request body stalled for {self.body_timeout:g} s") from None
+            body_done = message["type"] != "http.request" or not message.get("more_body", False)
+            return message
+
         try:
-            await self.app(scope, receive, record)
+            await self.app(scope, receive_in_time, record)
         finally:
             self._observe(scope, status, started)
 
