@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
@@ -48,7 +49,9 @@ def test_requests_beyond_capacity_are_shed_with_retry_after(
             results, _ = await asyncio.gather(flood(base, image, 48), probe_health())
             return results
 
-        results = asyncio.run(scenario())
+        # In a thread of its own: Playwright's sync API may hold an event loop in this one.
+        with ThreadPoolExecutor(1) as pool:
+            results = pool.submit(asyncio.run, scenario()).result()
         statuses = [status for status, _, _ in results]
         assert set(statuses) <= {200, 503}, statuses  # nothing but answers and clear refusals
         assert statuses.count(503) > 0
