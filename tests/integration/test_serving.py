@@ -438,3 +438,27 @@ def test_security_headers(server: str) -> None:
     assert refused.status_code == 415
     assert refused.headers["x-frame-options"] == "DENY"
     assert "content-security-policy" not in httpx.get(f"{server}/docs").headers  # Swagger UI loads from a CDN
+
+
+def test_the_openapi_document_lists_every_error_with_the_one_schema(server: str) -> None:
+    """A client generated from /openapi.json reads every error the same way: `{"error", "detail"}`."""
+    document = httpx.get(f"{server}/openapi.json").json()
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    error_ref = "#/components/schemas/ErrorBody"
+    expected = {
+        ("/predict", "post"): {"400", "408", "413", "415", "422", "503"},
+        ("/models/load", "post"): {"400", "401", "404", "422", "503"},
+        ("/collections/{name}/frames", "post"): {"400", "401", "408", "413", "415", "422", "503"},
+        ("/jobs", "post"): {"400", "401", "404", "409", "422", "503"},
+    }
+    for path, methods in document["paths"].items():
+        for method, operation in methods.items():
+            errors = {code: r for code, r in operation["responses"].items() if not code.startswith("2")}
+            for code, response in errors.items():
+                assert response["content"]["application/json"]["schema"]["$ref"] == error_ref, (path, method, code)
+            if (path, method) in expected:
+                assert set(errors) == expected[(path, method)], (path, method)
+    # And the API answers in that shape, validation errors included.
+    invalid = httpx.post(f"{server}/predict", params={"conf": 7}, files={"file": ("f.jpg", sample_image())})
+    assert invalid.status_code == 422
+    assert set(invalid.json()) == {"error", "detail"}

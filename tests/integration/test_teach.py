@@ -63,7 +63,7 @@ def test_frames_are_boxed_listed_served_and_deleted(server: str, collected: dict
     x1, y1, x2, y2 = frame["box"]
     assert 0 <= x1 < x2 <= frame["width"]
     assert 0 <= y1 < y2 <= frame["height"]
-    image = httpx.get(f"{server}/collections/mine/frames/{frame['id']}.jpg")
+    image = httpx.get(f"{server}/collections/mine/images/{frame['id']}.jpg")
     assert image.status_code == 200
     assert image.headers["content-type"] == "image/jpeg"
     assert [c["name"] for c in httpx.get(f"{server}/collections").json()] == ["mine"]
@@ -77,7 +77,7 @@ def test_frames_are_boxed_listed_served_and_deleted(server: str, collected: dict
     url = f"{server}/collections/scratch/frames/{scratch['id']}"
     assert httpx.delete(url).status_code == 401
     assert httpx.delete(url, headers=TOKEN).json()["frames"] == 0
-    assert httpx.get(f"{url}.jpg").status_code == 404
+    assert httpx.get(f"{server}/collections/scratch/images/{scratch['id']}.jpg").status_code == 404
 
 
 def png(width: int, height: int) -> bytes:

@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import Receive, Scope, Send
 
 from fingercount import __version__
 from fingercount.errors import FingercountError, InvalidRequestError, OverloadedError
@@ -40,6 +43,26 @@ def _load_default_model(state: ServingState) -> None:
     except Exception as exc:  # the registry client can fail in many ways; the server must still start
         state.startup_error = f"{type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''}"
         log.warning("no default model: %s", state.startup_error)
+
+
+class Dashboard(StaticFiles):
+    """The static dashboard, mounted last so the API routes win. A request with a method that no
+    route takes lands here: its 405 names, in `Allow`, the methods the path does take."""
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            api = _allowed_methods(scope["app"].openapi(), scope["path"])  # an API path, another method
+            allowed = api or ["GET", "HEAD"]
+            if api or scope["method"] not in allowed:
+                raise StarletteHTTPException(405, headers={"Allow": ", ".join(allowed)})
+        await super().__call__(scope, receive, send)
+
+
+def _allowed_methods(document: dict[str, Any], path: str) -> list[str]:
+    for template, operations in document["paths"].items():
+        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
+            return sorted(method.upper() for method in operations)
+    return []
 
 
 def create_app(settings: Settings | None = None, load_default: bool = True) -> FastAPI:
@@ -130,6 +153,6 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     app.include_router(jobs.router)
 
     # The dashboard: static files, no build step; mounted last so the API routes win.
-    app.mount("/", StaticFiles(directory=Path(__file__).with_name("static"), html=True), name="dashboard")
+    app.mount("/", Dashboard(directory=Path(__file__).with_name("static"), html=True), name="dashboard")
 
     return app

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import BaseModel, Field
 
 
@@ -37,3 +39,28 @@ class HealthResponse(BaseModel):
     reason: str | None = None
     registry_reachable: bool
     preprocessing_enabled: bool
+
+
+class ErrorBody(BaseModel):
+    """Every error the API answers, whatever its status."""
+
+    error: str = Field(description="a stable code, e.g. bad_image, unauthorized, overloaded")
+    detail: str = Field(description="what went wrong and what to do, in one sentence")
+
+
+_MEANINGS = {
+    400: "bad input (an image that cannot be decoded, a request that cannot be carried out)",
+    401: "missing or wrong `Authorization: Bearer <ADMIN_TOKEN>`",
+    404: "no such model version, collection, frame or job",
+    408: "the request body stalled (BODY_TIMEOUT)",
+    409: "conflicts with the current state (a job is already running)",
+    413: "the upload or the image is too large",
+    415: "not a JPEG, PNG or WebP image",
+    422: "a parameter is missing or invalid, or the model version cannot be served",
+    503: "not available now: no model loaded, at capacity (see Retry-After), registry or teacher unavailable",
+}
+
+
+def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI `responses` for the error statuses a route can answer, all with `ErrorBody`."""
+    return {status: {"model": ErrorBody, "description": _MEANINGS[status]} for status in sorted({*statuses, 422})}

@@ -12,6 +12,7 @@ from fingercount.data.collections import NAME
 from fingercount.errors import DatasetError
 from fingercount.serving.deps import Admin, ServingState, State
 from fingercount.serving.imaging import decode_image
+from fingercount.serving.schemas import errors
 
 router = APIRouter(tags=["collections"])
 
@@ -29,7 +30,7 @@ def teacher_hands(state: ServingState, data: bytes) -> tuple[Any, list[Any]]:
     return frame, state.label_hands(frame)
 
 
-@router.post("/teacher")
+@router.post("/teacher", responses=errors(400, 408, 413, 415, 503))
 async def teacher(state: State, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     """The hand-landmark teacher's hands and total count for one frame (the Collect page shows it live)."""
     data = await file.read(state.settings.max_upload_bytes + 1)
@@ -43,14 +44,14 @@ def list_collections(state: State) -> list[dict[str, Any]]:
     return [state.collections.summary(name) for name in state.collections.names()]
 
 
-@router.get("/collections/{name}")
+@router.get("/collections/{name}", responses=errors(404))
 def describe_collection(state: State, name: CollectionName) -> dict[str, Any]:
     """One collection: counts per class and every frame with its count, the teacher's count and box."""
     summary = state.collections.summary(name)
     return {**summary, "items": [frame.to_dict() for frame in state.collections.frames(name)]}
 
 
-@router.post("/collections/{name}/frames")
+@router.post("/collections/{name}/frames", responses=errors(400, 401, 408, 413, 415, 503))
 async def add_frame(
     state: State,
     _admin: Admin,
@@ -81,12 +82,12 @@ async def add_frame(
     return await run_in_threadpool(store)
 
 
-@router.get("/collections/{name}/frames/{frame_id}.jpg", response_class=FileResponse)
+@router.get("/collections/{name}/images/{frame_id}.jpg", response_class=FileResponse, responses=errors(404))
 def frame_image(state: State, name: CollectionName, frame_id: FrameId) -> FileResponse:
     return FileResponse(state.collections.image(name, frame_id), media_type="image/jpeg")
 
 
-@router.delete("/collections/{name}/frames/{frame_id}")
+@router.delete("/collections/{name}/frames/{frame_id}", responses=errors(401, 404))
 def delete_frame(state: State, _admin: Admin, name: CollectionName, frame_id: FrameId) -> dict[str, Any]:
     """Remove one frame; returns the collection's new counts."""
     state.collections.delete(name, frame_id)

@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query
 from fingercount.data.collections import NAME
 from fingercount.errors import DatasetError
 from fingercount.serving.deps import Admin, State
+from fingercount.serving.schemas import errors
 
 router = APIRouter(prefix="/jobs", tags=["jobs"])
 
 
-@router.post("")
+@router.post("", responses=errors(400, 401, 404, 409, 503))
 def start_job(
     state: State,
     _admin: Admin,
@@ -31,13 +32,13 @@ def start_job(
     return state.jobs.start(collection, epochs).to_dict()
 
 
-@router.get("/current")
+@router.get("/current", responses=errors(404))
 def current_job(state: State) -> dict[str, Any]:
     """The latest job: state, phase, epoch, metrics, and why it failed."""
     return state.jobs.current().to_dict()
 
 
-@router.post("/current/cancel")
+@router.post("/current/cancel", responses=errors(401, 404, 409))
 def cancel_job(state: State, _admin: Admin) -> dict[str, Any]:
     """Stop the running job: its run ends KILLED and the old model keeps serving."""
     return state.jobs.cancel().to_dict()

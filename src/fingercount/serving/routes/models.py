@@ -8,7 +8,7 @@ from starlette.concurrency import run_in_threadpool
 
 from fingercount.errors import ConfigError
 from fingercount.serving.deps import Admin, State
-from fingercount.serving.schemas import ModelState
+from fingercount.serving.schemas import ModelState, errors
 
 router = APIRouter(prefix="/models", tags=["models"])
 
@@ -31,7 +31,7 @@ def current(state: State) -> ModelState:
     return model_state(state)
 
 
-@router.get("/list")
+@router.get("/list", responses=errors(503))
 def list_models(state: State) -> list[dict[str, Any]]:
     """Every registered model with all its versions, aliases, legacy stage, architecture and test metrics."""
     models = state.manager.registry.list_models()
@@ -44,14 +44,14 @@ def list_models(state: State) -> list[dict[str, Any]]:
     return models
 
 
-@router.get("/experiments")
+@router.get("/experiments", responses=errors(503))
 def experiments(state: State) -> dict[str, Any]:
     """Experiments with their runs: status, metrics and main parameters."""
     experiments = state.manager.registry.list_experiments()
     return {"mlflow_ui_url": state.settings.mlflow_ui_url, "experiments": experiments}
 
 
-@router.post("/load", response_model=ModelState)
+@router.post("/load", response_model=ModelState, responses=errors(400, 401, 404, 503))
 async def load(
     state: State,
     _admin: Admin,

@@ -97,7 +97,7 @@ function frameFigure(frame) {
   const name = encodeURIComponent(collection());
   const mismatch = frame.count !== frame.teacher_count;
   return `<figure data-frame="${esc(frame.id)}">
-    <div class="thumb"><img src="/collections/${name}/frames/${esc(frame.id)}.jpg" alt="frame ${esc(frame.id)}" loading="lazy">
+    <div class="thumb"><img src="/collections/${name}/images/${esc(frame.id)}.jpg" alt="frame ${esc(frame.id)}" loading="lazy">
       <span class="teacher-box" data-box="${frame.box.join(",")},${frame.width},${frame.height}" title="the teacher's box"></span></div>
     <figcaption><span>${frame.count} finger(s)${mismatch ? ` <span class="mismatch" title="the teacher's count">(${frame.teacher_count})</span>` : ""}</span>
       <button type="button" data-delete="${esc(frame.id)}" aria-label="Delete frame ${esc(frame.id)}">✕</button></figcaption></figure>`;
