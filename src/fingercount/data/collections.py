@@ -19,7 +19,7 @@ import json
 import re
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -52,6 +52,13 @@ class Frame:
         return asdict(self)
 
 
+@dataclass
+class _Stored:
+    hashes: set[str] = field(default_factory=set)  # sha256 of every stored image
+    take: int = 0  # the highest take number used
+    number: int = 0  # the highest frame number used
+
+
 def check_name(name: str) -> str:
     if not NAME.match(name):
         raise ConfigError(f"collection name {name!r} is not allowed: use 1-64 letters, digits, '-' or '_' (no paths)")
@@ -70,7 +77,7 @@ class Collections:
         self.root = root
         self._lock = threading.Lock()
         self._last: dict[str, tuple[np.ndarray, int, float, int]] = {}  # name -> (thumbnail, count, time, take)
-        self._hashes: dict[str, set[str]] = {}  # name -> sha256 of every stored image
+        self._stored: dict[str, _Stored] = {}  # name -> what is on disk, read once per collection
 
     def path(self, name: str) -> Path:
         return self.root / check_name(name)
@@ -129,37 +136,46 @@ class Collections:
             last, now = self._last.get(name), time.time()
             if last is not None and float(np.abs(last[0] - thumbnail).mean()) < NEAR_DUPLICATE:
                 return None
-            hashes = self._stored_hashes(name, folder)
-            if digest in hashes:  # the very same picture (a looping video): training would drop it anyway
+            stored = self._on_disk(name, folder)
+            if digest in stored.hashes:  # the very same picture (a looping video): training would drop it anyway
                 return None
-            takes, number = _numbers(folder)
             same_take = last is not None and last[1] == count and now - last[2] <= TAKE_GAP
-            take = last[3] if same_take and last is not None else takes + 1
-            frame_id = f"c{count}_h{take:05d}_{number + 1:06d}"
+            take = last[3] if same_take and last is not None else stored.take + 1
+            stored.take, stored.number = max(stored.take, take), stored.number + 1
+            frame_id = f"c{count}_h{take:05d}_{stored.number:06d}"
             frame = Frame(frame_id, count, teacher_count, box, width, height, now)
             cx, cy, w, h = (x1 + x2) / 2 / width, (y1 + y2) / 2 / height, (x2 - x1) / width, (y2 - y1) / height
             _write(folder / "images" / f"{frame.id}.jpg", encoded.tobytes())
             _write(folder / "labels" / f"{frame.id}.txt", f"{count} {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}\n".encode())
             _write(folder / "frames" / f"{frame.id}.json", json.dumps(frame.to_dict()).encode())
             self._last[name] = (thumbnail, count, now, take)
-            hashes.add(digest)
+            stored.hashes.add(digest)
         return frame
 
     def delete(self, name: str, frame_id: str) -> None:
         image = self.image(name, frame_id)
         folder = image.parent.parent
         with self._lock:
+            digest = hashlib.sha256(image.read_bytes()).hexdigest()
             (folder / "frames" / f"{frame_id}.json").unlink(missing_ok=True)  # the record first: never half-listed
             (folder / "labels" / f"{frame_id}.txt").unlink(missing_ok=True)
             image.unlink(missing_ok=True)
             self._last.pop(name, None)
-            self._hashes.pop(name, None)
+            if name in self._stored:
+                self._stored[name].hashes.discard(digest)  # numbers are never reused
 
-    def _stored_hashes(self, name: str, folder: Path) -> set[str]:
-        if name not in self._hashes:
-            images = (folder / "images").glob("*.jpg")
-            self._hashes[name] = {hashlib.sha256(p.read_bytes()).hexdigest() for p in images}
-        return self._hashes[name]
+    def _on_disk(self, name: str, folder: Path) -> _Stored:
+        """Hashes and highest take and frame number of a collection: read once, then kept up to date."""
+        if name not in self._stored:
+            stored = _Stored()
+            for path in (folder / "images").glob("c*.jpg"):
+                stored.hashes.add(hashlib.sha256(path.read_bytes()).hexdigest())
+                match = FRAME_ID.match(path.stem)
+                if match:
+                    stored.take = max(stored.take, int(match.group(2)))
+                    stored.number = max(stored.number, int(match.group(3)))
+            self._stored[name] = stored
+        return self._stored[name]
 
     def _create(self, name: str) -> Path:
         folder = self.path(name)
@@ -169,13 +185,6 @@ class Collections:
             names = {"names": dict(enumerate(CLASS_NAMES)), "nc": len(CLASS_NAMES)}
             _write(folder / "data.yaml", yaml.safe_dump(names).encode())
         return folder
-
-
-def _numbers(folder: Path) -> tuple[int, int]:
-    """The highest take and frame number used so far in a collection."""
-    found = [FRAME_ID.match(p.stem) for p in (folder / "images").glob("c*.jpg")]
-    pairs = [(int(m.group(2)), int(m.group(3))) for m in found if m]
-    return max((t for t, _ in pairs), default=0), max((n for _, n in pairs), default=0)
 
 
 def _write(path: Path, data: bytes) -> None:

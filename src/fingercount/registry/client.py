@@ -88,9 +88,12 @@ class Registry:
 
     # Model packages ------------------------------------------------------------------------------
 
-    def fetch(self, name: str, version: str) -> ModelPackage:
-        """The version's model package, downloaded once (per registry), checksums verified."""
-        found = versions.get_version(self.client, name, version)
+    def fetch(self, name: str, version: str, found: Any = None) -> ModelPackage:
+        """The version's model package, downloaded once (per registry), checksums verified.
+
+        `found`: the version's record when the caller has just resolved it (saves a registry call).
+        """
+        found = found or versions.get_version(self.client, name, version)
         target = self._cache_path(name, str(found.version))
         package = self._cached(target, found.run_id)
         if package is None:
@@ -105,7 +108,7 @@ class Registry:
     def fetch_uri(self, uri: str) -> tuple[Any, ModelPackage]:
         """(version record, package) for a `models:/` URI."""
         found = self.resolve_uri(uri)
-        return found, self.fetch(str(found.name), str(found.version))
+        return found, self.fetch(str(found.name), str(found.version), found)
 
     def _cache_path(self, name: str, version: str) -> Path:
         # Keyed by registry too: "version 1" of the same name differs from one store to another.

@@ -97,14 +97,13 @@ class ModelPackage:
 
     @classmethod
     def create(cls, root: Path, weights: Path, metadata: ModelMetadata) -> ModelPackage:
-        """A new package in `root` holding a copy of `weights`; exports are added by `training.export`."""
+        """A new package in `root` holding a copy of `weights`; add the exports, then `save()`."""
         import shutil
 
         package = cls(root, metadata)
         package.weights.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(weights, package.weights)
         package.exports.mkdir(parents=True, exist_ok=True)
-        package.save()
         return package
 
     def save(self) -> None:

@@ -49,20 +49,26 @@ class Dashboard(StaticFiles):
     """The static dashboard, mounted last so the API routes win. A request with a method that no
     route takes lands here: its 405 names, in `Allow`, the methods the path does take."""
 
+    _api_paths: list[tuple[re.Pattern[str], list[str]]] | None = None  # from the OpenAPI document, once
+
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            api = _allowed_methods(scope["app"].openapi(), scope["path"])  # an API path, another method
+            if self._api_paths is None:
+                self._api_paths = _api_paths(scope["app"].openapi())
+            path = scope["path"]
+            api = next((methods for pattern, methods in self._api_paths if pattern.fullmatch(path)), [])
             allowed = api or ["GET", "HEAD"]
             if api or scope["method"] not in allowed:
                 raise StarletteHTTPException(405, headers={"Allow": ", ".join(allowed)})
         await super().__call__(scope, receive, send)
 
 
-def _allowed_methods(document: dict[str, Any], path: str) -> list[str]:
-    for template, operations in document["paths"].items():
-        if re.fullmatch(re.sub(r"\{[^}]+\}", "[^/]+", template), path):
-            return sorted(method.upper() for method in operations)
-    return []
+def _api_paths(document: dict[str, Any]) -> list[tuple[re.Pattern[str], list[str]]]:
+    """Each API path template as a pattern, with the methods it takes."""
+    return [
+        (re.compile(re.sub(r"\{[^}]+\}", "[^/]+", template)), sorted(method.upper() for method in operations))
+        for template, operations in document["paths"].items()
+    ]
 
 
 def create_app(settings: Settings | None = None, load_default: bool = True) -> FastAPI:

@@ -92,7 +92,7 @@ class ModelManager:
         with self._load_lock:
             try:
                 found = self.registry.resolve(name, version=version, alias=alias, stage=stage)
-                loaded = self._build(name, str(found.version), sorted(found.aliases or []), requested)
+                loaded = self._build(name, found, requested)
             except FingercountError as exc:
                 self.last_error = str(exc)
                 raise
@@ -106,8 +106,9 @@ class ModelManager:
             self._on_swap(loaded.info)
         return loaded.info
 
-    def _build(self, name: str, version: str, aliases: list[str], requested: str) -> LoadedModel:
-        package = self.registry.fetch(name, version)
+    def _build(self, name: str, found: Any, requested: str) -> LoadedModel:
+        version, aliases = str(found.version), sorted(found.aliases or [])
+        package = self.registry.fetch(name, version, found)
         metadata = package.metadata
         engine = package.engine(self.engine_preference, self.threads, self.openvino_precision)
         info = ModelInfo(
