@@ -70,7 +70,9 @@ def main() -> None:
     image = benchmark_frame()
     try:
         wait_until(lambda: http_ok(f"{base}/health"), "the server", timeout=120)
-        loaded = httpx.post(f"{base}/models/load", params={"model_name": MODEL, "version": args.version}, timeout=300)
+        loaded = httpx.post(
+            f"{base}/models/load", json={"model_name": MODEL, "version": int(args.version)}, timeout=300
+        )
         loaded.raise_for_status()
         model = loaded.json()["model"]
         rows = []

@@ -145,8 +145,8 @@ def serve_and_measure(
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        params = {"model_name": args.model, "version": args.version}
-        state = httpx.post(f"{base}/models/load", params=params, timeout=300)
+        target = {"model_name": args.model, "version": int(args.version)}
+        state = httpx.post(f"{base}/models/load", json=target, timeout=300)
         state.raise_for_status()
         engine = state.json()["model"]["engine"]
         http_latencies(base, image, 10, 1)  # warm-up

@@ -38,7 +38,7 @@ def page(browser: Any, server: str) -> Iterator[Any]:
     page = context.new_page()
     yield page
     context.close()
-    httpx.post(f"{server}/models/load", params={"version": "1"}, timeout=120)
+    httpx.post(f"{server}/models/load", json={"version": 1}, timeout=120)
 
 
 def test_live_page_draws_boxes_and_shows_the_api_count(page: Any, server: str) -> None:
@@ -96,7 +96,10 @@ def test_models_page_switches_the_live_model(page: Any, server: str) -> None:
     page.get_by_role("link", name="Live").click()  # no reload: the badge follows the server
     page.wait_for_function("() => document.getElementById('model-badge').dataset.version === '2'", timeout=10000)
     assert "v2" in page.text_content("#model-badge")
-    missing = page.evaluate("fetch('/models/load?version=99', {method: 'POST'}).then(r => r.status)")
+    missing = page.evaluate(
+        """() => fetch('/models/load', {method: 'POST', headers: {'Content-Type': 'application/json'},
+                                        body: JSON.stringify({version: 99})}).then(r => r.status)"""
+    )
     assert missing == 404
     assert console.errors == [] or all("404" in e for e in console.errors)
 

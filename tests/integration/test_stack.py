@@ -79,14 +79,14 @@ def test_train_serve_and_survive_outages(
         assert health["registry_reachable"] is False
         assert health["model_loaded"] is True
         assert health["status"] == "degraded"
-        failed = httpx.post(f"{base}/models/load", params={"version": "1"}, timeout=120)
+        failed = httpx.post(f"{base}/models/load", json={"version": 1}, timeout=120)
         assert failed.status_code >= 400
         assert failed.json()["error"]
         assert predict().json()["model_version"] == "1"
 
         stack.start_mlflow()
         wait_for(lambda: httpx.get(f"{base}/health", timeout=30).json()["registry_reachable"], timeout=60)
-        reloaded = httpx.post(f"{base}/models/load", params={"version": "1"}, timeout=120)
+        reloaded = httpx.post(f"{base}/models/load", json={"version": 1}, timeout=120)
         assert reloaded.status_code == 200, reloaded.text
 
     stack.pg_ctl("restart")  # nothing is lost: metadata lives in PostgreSQL

@@ -8,6 +8,7 @@ from typing import Any
 
 from fingercount.config import MlflowConfig
 from fingercount.errors import ModelNotFoundError, TrackingUnavailableError
+from fingercount.registry.locks import is_lock, registry_lock
 
 DEFAULT_GATE_METRIC: str = MlflowConfig.model_fields["promotion_metric"].default
 # Aliases are primary; the legacy stage is set too while the installed MLflow still has stages.
@@ -55,9 +56,15 @@ def promote(
 ) -> PromotionDecision:
     """Move `alias` to `version` if its metric is at least the current holder's (or `force`).
 
-    The decision and both figures are written as tags on the candidate version.
+    The decision and both figures are written as tags on the candidate version. The read of the
+    current holder and the move happen under the registry lock: concurrent promotions see each
+    other's result, so the gate always compares against the true holder.
     """
-    alias = alias.lower()
+    with registry_lock(client, name):
+        return _promote(client, name, version, alias.lower(), metric, force)
+
+
+def _promote(client: Any, name: str, version: str, alias: str, metric: str, force: bool) -> PromotionDecision:
     candidate = get_version(client, name, version)
     current = _version_by_alias(client, name, alias)
     new_value = _run_metric(client, candidate, metric)
@@ -204,6 +211,8 @@ def _float(value: str | None) -> float | None:
 def list_models(client: Any) -> list[dict[str, Any]]:
     models = []
     for model in client.search_registered_models():
+        if is_lock(model.name):
+            continue
         versions = client.search_model_versions(f"name='{model.name}'")
         # Searching versions does not fill in aliases; the registered model has them all.
         aliases: dict[str, list[str]] = {}

@@ -79,8 +79,8 @@ def require_model(state: State) -> LoadedModel:
     if loaded is None:
         reason = state.manager.last_error or state.startup_error or "no model has been loaded yet"
         raise NoModelLoadedError(
-            f"no model loaded ({reason}); load one with POST /models/load?model_name=NAME&alias=production "
-            "(or &version=N), or register and promote a model first"
+            f"no model loaded ({reason}); load one with POST /models/load and a body like "
+            '{"alias": "production"} or {"version": N}, or register and promote a model first'
         )
     return loaded
 

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic.json_schema import SkipJsonSchema
+
+# Registry names and references only: never a path or a URL.
+MODEL_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}$"
+ALIAS = r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$"
 
 
 class Prediction(BaseModel):
@@ -30,6 +35,35 @@ class ModelState(BaseModel):
     loaded: bool
     model: dict[str, object] | None = None
     last_error: str | None = None
+
+
+class LoadRequest(BaseModel):
+    """A registered version to load: exactly one of `version`, `alias` or `stage`."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"oneOf": [{"required": [ref]} for ref in ("version", "alias", "stage")]},
+    )
+
+    # Absent, never null: `SkipJsonSchema` keeps null out of the documented types.
+    model_name: Annotated[str, Field(pattern=MODEL_NAME)] | SkipJsonSchema[None] = Field(
+        default=None, description="Registered model name (default MODEL_NAME)."
+    )
+    version: Annotated[int, Field(ge=1, le=999_999_999)] | SkipJsonSchema[None] = Field(
+        default=None, description="A version number."
+    )
+    alias: Annotated[str, Field(pattern=ALIAS)] | SkipJsonSchema[None] = Field(
+        default=None, description="An alias, e.g. production."
+    )
+    stage: Literal["Staging", "Production", "Archived"] | SkipJsonSchema[None] = Field(
+        default=None, description="A legacy stage (MLflow's names)."
+    )
+
+    @model_validator(mode="after")
+    def one_reference(self) -> LoadRequest:
+        if sum(ref is not None for ref in (self.version, self.alias, self.stage)) != 1:
+            raise ValueError("give exactly one of version, alias or stage")
+        return self
 
 
 class HealthResponse(BaseModel):
@@ -64,3 +98,11 @@ _MEANINGS = {
 def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI `responses` for the error statuses a route can answer, all with `ErrorBody`."""
     return {status: {"model": ErrorBody, "description": _MEANINGS[status]} for status in sorted({*statuses, 422})}
+
+
+# What an image upload's `file` part holds, in the OpenAPI document (a client or fuzzer then sends images).
+IMAGE_UPLOAD: dict[str, Any] = {
+    "requestBody": {
+        "content": {"multipart/form-data": {"encoding": {"file": {"contentType": "image/jpeg, image/png, image/webp"}}}}
+    }
+}

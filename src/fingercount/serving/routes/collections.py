@@ -12,7 +12,7 @@ from fingercount.data.collections import NAME
 from fingercount.errors import DatasetError
 from fingercount.serving.deps import Admin, ServingState, State
 from fingercount.serving.imaging import decode_image
-from fingercount.serving.schemas import errors
+from fingercount.serving.schemas import IMAGE_UPLOAD, errors
 
 router = APIRouter(tags=["collections"])
 
@@ -30,7 +30,7 @@ def teacher_hands(state: ServingState, data: bytes) -> tuple[Any, list[Any]]:
     return frame, state.label_hands(frame)
 
 
-@router.post("/teacher", responses=errors(400, 408, 413, 415, 503))
+@router.post("/teacher", responses=errors(400, 408, 413, 415, 503), openapi_extra=IMAGE_UPLOAD)
 async def teacher(state: State, file: Annotated[UploadFile, File()]) -> dict[str, Any]:
     """The hand-landmark teacher's hands and total count for one frame (the Collect page shows it live)."""
     data = await file.read(state.settings.max_upload_bytes + 1)
@@ -51,7 +51,7 @@ def describe_collection(state: State, name: CollectionName) -> dict[str, Any]:
     return {**summary, "items": [frame.to_dict() for frame in state.collections.frames(name)]}
 
 
-@router.post("/collections/{name}/frames", responses=errors(400, 401, 408, 413, 415, 503))
+@router.post("/collections/{name}/frames", responses=errors(400, 401, 408, 413, 415, 503), openapi_extra=IMAGE_UPLOAD)
 async def add_frame(
     state: State,
     _admin: Admin,

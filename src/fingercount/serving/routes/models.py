@@ -1,20 +1,14 @@
 from __future__ import annotations
 
-import re
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Body
 from starlette.concurrency import run_in_threadpool
 
-from fingercount.errors import ConfigError
 from fingercount.serving.deps import Admin, State
-from fingercount.serving.schemas import ModelState, errors
+from fingercount.serving.schemas import LoadRequest, ModelState, errors
 
 router = APIRouter(prefix="/models", tags=["models"])
-
-# Registry names and references only: never a path or a URL.
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\- ]{0,127}$")
-_ALIAS = re.compile(r"^[A-Za-z][A-Za-z0-9_\-]{0,63}$")
 
 
 def model_state(state: State) -> ModelState:
@@ -52,26 +46,16 @@ def experiments(state: State) -> dict[str, Any]:
 
 
 @router.post("/load", response_model=ModelState, responses=errors(400, 401, 404, 503))
-async def load(
-    state: State,
-    _admin: Admin,
-    model_name: Annotated[str | None, Query(description="Registered model name (default MODEL_NAME).")] = None,
-    version: Annotated[str | None, Query(pattern=r"^\d{1,9}$")] = None,
-    alias: Annotated[str | None, Query()] = None,
-    stage: Annotated[str | None, Query()] = None,
-) -> ModelState:
-    """Load a registered version (by number, alias or legacy stage) and swap it in; returns the new state."""
-    name = model_name or state.settings.model_name
-    if not _NAME.match(name):
-        raise ConfigError("model_name must be a registered model name (letters, digits, '-', '_', '.')")
-    given = [ref for ref in (version, alias, stage) if ref is not None]
-    if len(given) != 1:
-        raise ConfigError("give exactly one of version, alias or stage")
-    for ref in (alias, stage):
-        if ref is not None and not _ALIAS.match(ref):
-            raise ConfigError("alias/stage must be a name like 'production' or 'Staging'")
+async def load(state: State, _admin: Admin, target: Annotated[LoadRequest, Body()]) -> ModelState:
+    """Load a registered version and swap it in; returns the new state.
+
+    The body names exactly one of `version`, `alias` or `stage` (and optionally `model_name`),
+    e.g. `{"version": 3}` or `{"model_name": "my-model", "alias": "production"}`.
+    """
+    name = target.model_name or state.settings.model_name
+    version = None if target.version is None else str(target.version)
     try:
-        await run_in_threadpool(state.manager.load, name, version=version, alias=alias, stage=stage)
+        await run_in_threadpool(state.manager.load, name, version=version, alias=target.alias, stage=target.stage)
     except Exception:
         state.metrics.load_failures.inc()
         raise

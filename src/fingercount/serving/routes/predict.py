@@ -11,7 +11,7 @@ from fingercount.errors import FingercountError
 from fingercount.serving.deps import CurrentModel, ServingState, State, require_model
 from fingercount.serving.imaging import decode_image
 from fingercount.serving.predictor import predict_frame
-from fingercount.serving.schemas import PredictResponse, errors
+from fingercount.serving.schemas import IMAGE_UPLOAD, PredictResponse, errors
 
 router = APIRouter(tags=["predict"])
 
@@ -28,7 +28,9 @@ def predict_bytes(state: ServingState, data: bytes, conf: float | None, preproce
     return response
 
 
-@router.post("/predict", response_model=PredictResponse, responses=errors(400, 408, 413, 415, 503))
+@router.post(
+    "/predict", response_model=PredictResponse, responses=errors(400, 408, 413, 415, 503), openapi_extra=IMAGE_UPLOAD
+)
 async def predict(
     state: State,
     _model: CurrentModel,

@@ -62,9 +62,10 @@ async function loadVersion(button) {
   status.textContent = `Loading ${button.dataset.name} v${button.dataset.load}… (download, verify, warm up)`;
   button.disabled = true;
   const token = $("admin-token").value;
-  const query = new URLSearchParams({ model_name: button.dataset.name, version: button.dataset.load });
+  const target = { model_name: button.dataset.name, version: Number(button.dataset.load) };
+  const headers = { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) };
   try {
-    const state = await api(`/models/load?${query}`, { method: "POST", headers: token ? { Authorization: `Bearer ${token}` } : {} });
+    const state = await api("/models/load", { method: "POST", headers, body: JSON.stringify(target) });
     status.className = "status ok";
     status.textContent = `Now serving ${state.model.name} v${state.model.version} on ${state.model.engine}.`;
   } catch (error) {
