@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -278,6 +279,12 @@ def train_command(
     evaluate: Annotated[
         bool, typer.Option("--evaluate", help="Evaluate on the test split (always done when mlflow.auto_register).")
     ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="Run id of a training the tracking server dropped: go on from its last checkpoint, in the same run."
+        ),
+    ] = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train YOLO11 from a config, tracked in MLflow; evaluate, register and promote as configured."""
@@ -287,7 +294,7 @@ def train_command(
     config = load_training_config(training_config)
     load_data_config(config.dataset.config)  # both configs are checked before any work starts
     env = TrainEnvironment.from_settings(_settings(), progress=not quiet)
-    result = train(config, env, config_path=training_config, evaluate=evaluate)
+    result = train(config, env, config_path=training_config, evaluate=evaluate, resume=resume)
     typer.echo(f"run {result.run_id} finished; weights: {result.weights}")
     if result.evaluation is not None:
         _print_metrics(result.evaluation.metrics)
@@ -510,3 +517,19 @@ def main() -> None:
     except KeyboardInterrupt:
         typer.echo("interrupted", err=True)
         sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRORS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        typer.echo(f"error: {exc.strerror}{where}: {_STORAGE_ERRORS[exc.errno]}", err=True)
+        sys.exit(1)
+
+
+# Storage failures a user fixes outside the program: one line, no traceback. Writes are built aside,
+# so what was complete before stays complete.
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "free some space and run the command again",
+    errno.EDQUOT: "free some space (disk quota) and run the command again",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.EACCES: "no permission: choose a folder you can write, or fix its owner",
+}

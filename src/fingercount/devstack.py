@@ -10,6 +10,7 @@ from __future__ import annotations
 import glob
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,6 +41,7 @@ class DevStack:
     pg_port: int = field(default_factory=free_port)
     s3_port: int = field(default_factory=free_port)
     mlflow_port: int = field(default_factory=free_port)
+    mlflow_s3_endpoint: str | None = None  # where `mlflow server` reaches S3 (default: the S3 server itself)
     processes: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -119,17 +121,27 @@ class DevStack:
             s3.create_bucket(Bucket=BUCKET)  # private: no bucket policy, no public ACL
 
     def start_mlflow(self) -> None:
-        env = {**os.environ, **S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": self.s3_endpoint, "MLFLOW_DISABLE_TELEMETRY": "true"}
+        env = {
+            **os.environ, **S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": self.mlflow_s3_endpoint or self.s3_endpoint,
+            "MLFLOW_DISABLE_TELEMETRY": "true",
+        }  # fmt: skip
         self.processes["mlflow"] = subprocess.Popen(
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.database_uri,
              "--artifacts-destination", f"s3://{BUCKET}/", "--serve-artifacts",
              "--host", "127.0.0.1", "--port", str(self.mlflow_port)],
             env=env, stdout=open(self.root / "mlflow.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
+            start_new_session=True,  # its own process group: `kill_mlflow` takes its workers too
         )  # fmt: skip
         wait_until(lambda: http_ok(self.tracking_uri + "/health"), "mlflow server", timeout=120)
 
     def stop_mlflow(self) -> None:
         self._stop("mlflow")
+
+    def kill_mlflow(self) -> None:
+        """The server dies (SIGKILL to it and its workers): nothing is flushed, no goodbye."""
+        process = self.processes.pop("mlflow")
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait()
 
     def _stop(self, name: str) -> None:
         process = self.processes.pop(name, None)

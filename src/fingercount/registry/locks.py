@@ -44,7 +44,9 @@ def registry_lock(client: Any, name: str, timeout: float = 60.0, stale_after: fl
             )
             break
         except MlflowException as exc:
-            if exc.error_code != "RESOURCE_ALREADY_EXISTS":
+            # "does not exist" too: the store reads the holder's lock back to word its refusal,
+            # and finds it released meanwhile. Both mean: someone else had it; try again.
+            if exc.error_code not in {"RESOURCE_ALREADY_EXISTS", "RESOURCE_DOES_NOT_EXIST"}:
                 raise
         if _age(client, lock) > stale_after:
             _delete(client, lock)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
+from pathlib import Path
 from typing import Any
 
 
@@ -21,35 +22,62 @@ def ensure_experiment(name: str, artifact_location: str | None) -> str:
     return str(mlflow.create_experiment(name, artifact_location=artifact_location))
 
 
+class TrackingLost(Exception):
+    """The tracking server stopped answering inside a run, which therefore could not be ended."""
+
+    def __init__(self, run_id: str) -> None:
+        super().__init__(f"run {run_id} could not be ended: the tracking server does not answer")
+        self.run_id = run_id
+
+
 @contextmanager
 def tracked_run(
-    tracking_uri: str, experiment: str, run_name: str, tags: Mapping[str, str], artifact_location: str | None = None
+    tracking_uri: str,
+    experiment: str,
+    run_name: str,
+    tags: Mapping[str, str],
+    artifact_location: str | None = None,
+    resume_run_id: str | None = None,
 ) -> Iterator[Any]:
-    """Start the run on `tracking_uri`; any exception ends it FAILED, Ctrl-C KILLED, with the error as a tag.
+    """Start (or resume) the run on `tracking_uri`; an exception ends it FAILED, Ctrl-C KILLED, with
+    the error as a tag. When the server is what failed, the run cannot be ended: `TrackingLost`.
 
     MLflow's fluent logging API (and Ultralytics' callbacks through it) writes to the process-wide
     tracking URI, so the run sets it; registry access never relies on it (`fingercount.registry`).
     """
     import mlflow
 
+    from fingercount.errors import ConfigError
     from fingercount.registry.connection import client_defaults
 
     client_defaults()
     mlflow.set_tracking_uri(tracking_uri)
-    mlflow.set_experiment(experiment_id=ensure_experiment(experiment, artifact_location))
-    run = mlflow.start_run(run_name=run_name, tags=dict(tags))
+    if resume_run_id is not None:
+        status = mlflow.get_run(resume_run_id).info.status
+        if status == "FINISHED":
+            raise ConfigError(f"run {resume_run_id} finished already: there is nothing to resume")
+        run = mlflow.start_run(run_id=resume_run_id)
+        mlflow.set_tag("resumed", "true")
+    else:
+        mlflow.set_experiment(experiment_id=ensure_experiment(experiment, artifact_location))
+        run = mlflow.start_run(run_name=run_name, tags=dict(tags))
     try:
         yield run
-    except KeyboardInterrupt:
-        mlflow.set_tag("error", "interrupted (KeyboardInterrupt)")
-        mlflow.end_run(status="KILLED")
+    except TrackingLost:
         raise
     except BaseException as exc:
-        mlflow.set_tag("error", f"{type(exc).__name__}: {exc}"[:5000])
-        mlflow.end_run(status="FAILED")
+        interrupted = isinstance(exc, KeyboardInterrupt)
+        error = "interrupted (KeyboardInterrupt)" if interrupted else f"{type(exc).__name__}: {exc}"[:5000]
+        try:
+            mlflow.set_tag("error", error)
+            mlflow.end_run(status="KILLED" if interrupted else "FAILED")
+        except Exception:
+            raise TrackingLost(run.info.run_id) from exc
         raise
-    else:
+    try:
         mlflow.end_run(status="FINISHED")
+    except Exception as exc:
+        raise TrackingLost(run.info.run_id) from exc
 
 
 def flatten(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
@@ -120,6 +148,31 @@ class EpochLogger:
         self.logged_epochs.append(epoch)
         self.seconds += time.perf_counter() - started
 
+    @staticmethod
+    def catch_up(results_csv: Path) -> list[int]:
+        """Log the epochs in Ultralytics' results.csv that the active run lacks (checkpointed, then
+        the server went away before they were logged); returns them."""
+        import csv
+
+        from mlflow import MlflowClient
+        from mlflow.entities import Metric
+
+        if not results_csv.is_file():
+            return []
+        run, client = _active_run_id(), MlflowClient()
+        have = {m.step for m in client.get_metric_history(run, "mAP50")}
+        now = int(time.time() * 1000)
+        missing = []
+        with results_csv.open(newline="") as rows:
+            for row in csv.DictReader(rows):
+                raw = {key.strip(): value for key, value in row.items()}
+                epoch = int(float(raw["epoch"]))
+                if epoch not in have:
+                    batch = [Metric(key, value, now, epoch) for key, value in _ours(raw).items()]
+                    client.log_batch(run, metrics=batch, synchronous=True)
+                    missing.append(epoch)
+        return missing
+
 
 def _active_run_id() -> str:
     import mlflow
@@ -150,9 +203,13 @@ def f1(precision: float, recall: float) -> float:
 
 
 def epoch_metrics(trainer: Any) -> dict[str, float]:
-    raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {})}
+    raw = {**trainer.label_loss_items(trainer.tloss, prefix="train"), **(trainer.metrics or {}), **(trainer.lr or {})}
+    return _ours(raw)
+
+
+def _ours(raw: Mapping[str, Any]) -> dict[str, float]:
+    """Our metric names from Ultralytics' (the trainer's, or a row of its results.csv)."""
     metrics = {ours: float(raw[theirs]) for theirs, ours in _METRIC_NAMES.items() if theirs in raw}
-    precision, recall = metrics.get("precision", 0.0), metrics.get("recall", 0.0)
-    metrics["F1"] = f1(precision, recall)
-    metrics["lr"] = float(trainer.lr.get("lr/pg0", 0.0)) if trainer.lr else 0.0
+    metrics["F1"] = f1(metrics.get("precision", 0.0), metrics.get("recall", 0.0))
+    metrics["lr"] = float(raw.get("lr/pg0", 0.0))
     return metrics

@@ -23,6 +23,7 @@ import yaml
 from fingercount.config import DataConfig, TrainingConfig, load_data_config
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
+from fingercount.errors import ConfigError, TrackingUnavailableError
 from fingercount.preprocessing import build_pipeline
 from fingercount.registry.client import DEFAULT_CACHE, Registry
 from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
@@ -116,14 +117,19 @@ def train(
     config_path: Path | None = None,
     prepared: PrepareResult | None = None,
     evaluate: bool = True,
+    resume: str | None = None,
 ) -> TrainResult:
-    """Run one experiment end to end in one MLflow run (never left RUNNING).
+    """Run one experiment end to end in one MLflow run (never left RUNNING while the server answers).
 
     `prepared` reuses a dataset prepared by the caller (the demo prepares first, to key its reuse).
-    Evaluation always runs when the config registers the model.
+    Evaluation always runs when the config registers the model. `resume`: the id of a run the
+    tracking server dropped (see `TrackingLost`): training goes on from its last checkpoint, in it.
     """
     registry = Registry(env.tracking_uri, env.model_cache).check()
     source, parent = starting_point(config, registry)  # fails fast (offline pretrained, unknown version)
+    project = env.experiments_dir / config.mlflow.experiment_name
+    if resume is not None:
+        source = str(checkpoint(project, resume))
     env.tell("preparing")
     prepared = prepared or prepare_dataset(config, env.progress)
     data_yaml = prepared.out / "data.yaml"
@@ -134,30 +140,52 @@ def train(
         **({"parent.uri": parent.uri, "parent.version": parent.version} if parent else {}),
     }
     run_name = f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
-    with tracking.tracked_run(
-        env.tracking_uri, config.mlflow.experiment_name, run_name, tags, env.artifact_location
-    ) as run:
-        run_id = run.info.run_id
-        env.tell("training", run_id=run_id, epochs=config.training.epochs)
-        _log_params(config, prepared)
-        _log_inputs(config, config_path, prepared)
-        logger = tracking.EpochLogger()
-        project = env.experiments_dir / config.mlflow.experiment_name
-        fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress, env.report)
-        result = TrainResult(run_id, fitted)
-        _log_training_artifacts(fitted.save_dir)
-        if not (evaluate or config.mlflow.auto_register):
-            return result
-        env.tell("packaging")
-        result.package = package(fitted, config, run_id, parent)
-        env.tell("evaluating")
-        result.evaluation = evaluate_package(result.package, data_yaml, config)
-        _log_evaluation(result.evaluation)
-        if config.mlflow.auto_register:
-            env.tell("registering")
-            result.model_version = register(registry, result.package, result.evaluation, config)
-            result.promotion = promote(registry, config, result.model_version)
+    result: TrainResult | None = None  # how far it got, for the message if the server is lost
+    try:
+        with tracking.tracked_run(
+            env.tracking_uri, config.mlflow.experiment_name, run_name, tags, env.artifact_location, resume
+        ) as run:
+            run_id = run.info.run_id
+            env.tell("training", run_id=run_id, epochs=config.training.epochs)
+            if resume is None:  # a resumed run has them already
+                _log_params(config, prepared)
+                _log_inputs(config, config_path, prepared)
+            logger = tracking.EpochLogger()
+            if resume is not None:
+                logger.catch_up(Path(source).parent.parent / "results.csv")
+            fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress, env.report, bool(resume))
+            result = TrainResult(run_id, fitted)
+            _log_training_artifacts(fitted.save_dir)
+            if not (evaluate or config.mlflow.auto_register):
+                return result
+            env.tell("packaging")
+            result.package = package(fitted, config, run_id, parent)
+            env.tell("evaluating")
+            result.evaluation = evaluate_package(result.package, data_yaml, config)
+            _log_evaluation(result.evaluation)
+            if config.mlflow.auto_register:
+                env.tell("registering")
+                result.model_version = register(registry, result.package, result.evaluation, config)
+                result.promotion = promote(registry, config, result.model_version)
+    except tracking.TrackingLost as lost:
+        raise TrackingUnavailableError(lost_message(env, lost.run_id, project, result, config_path)) from lost
     return result
+
+
+def lost_message(
+    env: TrainEnvironment, run_id: str, project: Path, result: TrainResult | None, config_path: Path | None
+) -> str:
+    """What was kept when the tracking server went away mid-run, and the command that carries on."""
+    lost = f"the tracking server {env.tracking_uri} stopped answering during run {run_id}"
+    if result is not None and result.model_version is not None:
+        return f"{lost} after version {result.model_version} was registered: only the run's end is not recorded"
+    last = project / run_id / "weights" / "last.pt"
+    if not last.is_file():
+        return f"{lost}, before the first checkpoint: start the training again when the server answers"
+    config = f" --training-config {config_path}" if config_path else ""
+    return (
+        f"{lost}; the checkpoint {last} is kept. When the server answers: fingercount train{config} --resume {run_id}"
+    )
 
 
 def prepare_dataset(
@@ -169,6 +197,14 @@ def prepare_dataset(
     ratios = config.dataset.split_ratios.as_dict()
     pipeline = build_pipeline(data_config.preprocessing.steps())
     return prepare(dataset, data_config.output_dir, ratios, config.dataset.seed, progress, pipeline)
+
+
+def checkpoint(project: Path, run_id: str) -> Path:
+    """The last checkpoint Ultralytics wrote for a run (each epoch replaces it)."""
+    last = project / run_id / "weights" / "last.pt"
+    if not last.is_file():
+        raise ConfigError(f"no checkpoint of run {run_id} at {last}: resume on the machine (and folder) it trained in")
+    return last
 
 
 def starting_point(config: TrainingConfig, registry: Registry | None) -> tuple[str, ParentVersion | None]:
@@ -191,12 +227,20 @@ def fit(
     logger: tracking.EpochLogger | None = None,
     progress: bool = True,
     report: Callable[[dict[str, Any]], None] | None = None,
+    resume: bool = False,
 ) -> FitResult:
-    """Step 2: train YOLO11 with Ultralytics on every configured thread; per-epoch metrics to `logger`."""
+    """Step 2: train YOLO11 with Ultralytics on every configured thread; per-epoch metrics to `logger`.
+
+    `resume`: `source` is a run's last checkpoint; training goes on from its epoch (a checkpoint
+    of a finished training is taken as it is).
+    """
     from ultralytics import YOLO
 
     quiet_ultralytics()
     model = YOLO(source)
+    ckpt = model.ckpt or {}
+    if resume and (ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None):  # the final checkpoint
+        return _fitted(model, Path(source).parent.parent, logger, 0.0)
     if logger is not None:
         model.add_callback("on_fit_epoch_end", logger)
     threads = UseThreads(config.training.threads)
@@ -206,17 +250,20 @@ def fit(
     model.add_callback("on_fit_epoch_end", bar)
     started = time.perf_counter()
     try:
-        model.train(**train_args(config, data_yaml, project, name))
+        model.train(resume=True) if resume else model.train(**train_args(config, data_yaml, project, name))
     finally:
         bar.close()
-    save_dir = Path(model.trainer.save_dir)
+    return _fitted(model, Path(model.trainer.save_dir), logger, time.perf_counter() - started)
+
+
+def _fitted(model: Any, save_dir: Path, logger: tracking.EpochLogger | None, seconds: float) -> FitResult:
     weights = save_dir / "weights" / "best.pt"
     if not weights.is_file():
         weights = save_dir / "weights" / "last.pt"
     logged = list(logger.logged_epochs) if logger is not None else []
-    seconds = {"train": time.perf_counter() - started, "tracking": logger.seconds if logger is not None else 0.0}
+    timings = {"train": seconds, "tracking": logger.seconds if logger is not None else 0.0}
     names = [str(model.names[i]) for i in sorted(model.names)]
-    return FitResult(save_dir, weights, names, logged, seconds)
+    return FitResult(save_dir, weights, names, logged, timings)
 
 
 def package(fitted: FitResult, config: TrainingConfig, run_id: str, parent: ParentVersion | None) -> ModelPackage:

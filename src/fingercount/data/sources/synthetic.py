@@ -34,7 +34,9 @@ def write_synthetic(out: Path, spec: SyntheticSourceConfig | None = None, progre
         for index in tqdm(range(images), desc="synthesising", unit="img", disable=not progress):
             sample = synthetic.render(seed, index, img_size, max_hands, include_fist, hand_scale)
             stem = f"synth_{seed}_{index:0{width}d}"
-            cv2.imwrite(str(tmp / "images" / f"{stem}.jpg"), sample.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            # Encode, then write with Python: cv2.imwrite answers a full disk with False, not an error.
+            _, jpeg = cv2.imencode(".jpg", sample.image, [cv2.IMWRITE_JPEG_QUALITY, 92])
+            (tmp / "images" / f"{stem}.jpg").write_bytes(jpeg.tobytes())
             (tmp / "labels" / f"{stem}.txt").write_text("\n".join(sample.yolo_lines(offset)) + "\n")
         names = synthetic.class_names(include_fist)
         (tmp / "data.yaml").write_text(yaml.safe_dump({"names": dict(enumerate(names)), "nc": len(names)}))
