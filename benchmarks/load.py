@@ -5,7 +5,9 @@
 Each client posts the same 640x480 JPEG in a loop for `--seconds`; a 503 (shed, with
 Retry-After) is counted and the client goes on at once (a worst-case client that ignores the
 hint). Prints, per client count: admitted requests per second, p50/p99 latency of admitted
-requests, p99 latency of refusals, the shed share and errors other than 503 (must be 0).
+requests, p99 latency of refusals, the shed share, errors other than 503 (must be 0) and the
+server's resident memory after the row. Then WebSocket abuse, three rounds: 32 clients each
+send 300 frames without reading an answer and leave; memory after each round (flat = bounded).
 """
 
 from __future__ import annotations
@@ -29,6 +31,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving import MODEL, benchmark_frame, percentile, train_model
 
 failures: list[str] = []  # transport errors seen by the clients, by exception type
+
+
+def rss_mib(pid: int) -> float:
+    """Resident memory of a process (Linux), MiB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+async def abusive_streams(base: str, image: bytes, count: int = 32, frames: int = 300) -> None:
+    """Clients that flood frames and never read an answer, then leave."""
+    from websockets.asyncio.client import connect
+
+    async def one() -> None:
+        async with connect(base.replace("http://", "ws://") + "/ws/predict", max_queue=1) as ws:
+            for _ in range(frames):
+                await ws.send(image)
+
+    await asyncio.gather(*(one() for _ in range(count)))
 
 
 async def clients(base: str, image: bytes, count: int, seconds: float) -> list[tuple[int, float]]:
@@ -81,19 +103,33 @@ def main() -> None:
             admitted = [t for s, t in results if s == 200]
             shed = [t for s, t in results if s == 503]
             errors = sum(1 for s, _ in results if s not in (200, 503))
-            rows.append((count, len(admitted) / args.seconds, admitted, shed, len(results), errors))
+            rows.append(
+                (count, len(admitted) / args.seconds, admitted, shed, len(results), errors, rss_mib(server.pid))
+            )
+        streams = [rss_mib(server.pid)]
+        for _ in range(3):
+            asyncio.run(abusive_streams(base, image))
+            time.sleep(2)  # let the last frames finish
+            streams.append(rss_mib(server.pid))
+        assert httpx.post(f"{base}/predict", files={"file": ("f.jpg", image)}, timeout=60).status_code == 200
     finally:
         stop_process(server)
     print(f"load: {model['engine']}, imgsz {model['imgsz']}, warm-up inference {model['inference_ms']} ms, "
           f"{args.seconds:g} s per row, 640x480 JPEG")  # fmt: skip
-    print(f"{'clients':>7} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10} {'shed':>6} {'errors':>6}")
-    for count, rate, admitted, shed, total, errors in rows:
+    header = (
+        f"{'clients':>7} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10} {'shed':>6} {'errors':>6}"
+    )
+    print(f"{header} {'RSS MiB':>8}")
+    for count, rate, admitted, shed, total, errors, rss in rows:
         p50 = statistics.median(admitted) * 1000 if admitted else float("nan")
         p99 = percentile(admitted, 0.99) * 1000 if admitted else float("nan")
         shed_p99 = percentile(shed, 0.99) * 1000 if shed else float("nan")
         print(
             f"{count:>7} {rate:>10.1f} {p50:>7.1f} {p99:>7.1f} {shed_p99:>10.1f} {len(shed) / total:>6.1%} {errors:>6}"
+            f" {rss:>8.0f}"
         )
+    rounds = " → ".join(f"{rss:.0f}" for rss in streams)
+    print(f"WebSocket abuse (32 clients × 300 unread frames, 3 rounds): server RSS MiB {rounds}")
 
     if failures:
         print("transport errors:", ", ".join(f"{name} x{failures.count(name)}" for name in sorted(set(failures))))
