@@ -305,6 +305,44 @@ def train_command(
         typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
 
 
+@app.command("tune")
+def tune_command(
+    space: Annotated[Path, typer.Option("--space", "-s", help="Search space YAML (see configs/tune_space.yaml).")],
+    training_config: Annotated[
+        Path, typer.Option("--training-config", "-t", help="The training config the space varies.")
+    ] = TRAINING_CONFIG,
+    quiet: QuietOption = False,
+) -> None:
+    """Sweep a training config with Ray Tune (ASHA stops laggards); register and gate the best trial.
+
+    One parent MLflow run with a nested run per trial. Local Ray unless RAY_ADDRESS names a cluster.
+    """
+    from fingercount.config import load_data_config, load_training_config
+    from fingercount.training.trainer import TrainEnvironment
+    from fingercount.training.tune import load_space, tune_sweep
+
+    config = load_training_config(training_config)
+    load_data_config(config.dataset.config)
+    sweep = load_space(space, config)
+    env = TrainEnvironment.from_settings(_settings(), progress=not quiet)
+    result = tune_sweep(config, sweep, env, space)
+    typer.echo(f"parent run {result.parent_run_id}: {len(result.trials)} trials")
+    for trial in result.trials:
+        params = ", ".join(f"{k}={v}" for k, v in trial.params.items())
+        score = "–" if trial.selected is None else f"{trial.selected:.4f}"
+        typer.echo(
+            f"  {trial.trial_id:<24} run {trial.run_id or '–'}  {params}  {trial.status}  {sweep.select} {score}"
+        )
+    if result.best is None:
+        raise ConfigError("no trial completed: see the trials' statuses above and their runs in MLflow")
+    typer.echo(f"best: run {result.best.run_id} ({sweep.select} {result.best.selected:.4f})")
+    if result.model_version is not None:
+        typer.echo(f"registered {config.mlflow.registered_model_name} version {result.model_version}")
+    if result.promotion is not None:
+        verb = "promoted to" if result.promotion["promoted"] else "not promoted to"
+        typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
+
+
 @app.command("teach")
 def teach_command(
     collection: Annotated[str, typer.Argument(help="Name of a collection made on the dashboard's Collect page.")],

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import platform
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from importlib import metadata
 from pathlib import Path
@@ -127,7 +127,8 @@ def _gpu_name() -> str:
 class EpochLogger:
     """Ultralytics callback: one batched MLflow write per epoch, `step=epoch` (1-based)."""
 
-    def __init__(self) -> None:
+    def __init__(self, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+        self.on_epoch = on_epoch  # told each epoch after it is logged (a sweep reports it to its scheduler)
         self.logged_epochs: list[int] = []
         self.seconds = 0.0  # time spent logging, for the overhead benchmark
 
@@ -147,6 +148,8 @@ class EpochLogger:
         MlflowClient().log_batch(run, metrics=batch, synchronous=True)
         self.logged_epochs.append(epoch)
         self.seconds += time.perf_counter() - started
+        if self.on_epoch is not None:
+            self.on_epoch(epoch, metrics)
 
     @staticmethod
     def catch_up(results_csv: Path) -> list[int]:

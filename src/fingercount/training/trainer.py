@@ -63,6 +63,9 @@ class TrainEnvironment:
     model_cache: Path = DEFAULT_CACHE
     progress: bool = True
     report: Callable[[dict[str, Any]], None] | None = None  # each phase and epoch, as a dict
+    on_epoch: Callable[[int, dict[str, float]], None] | None = None  # each epoch's logged metrics (sweeps)
+    parent_run_id: str | None = None  # the run is nested under this one (a sweep's trials)
+    run_name: str | None = None
 
     def tell(self, phase: str, **details: Any) -> None:
         if self.report is not None:
@@ -138,8 +141,9 @@ def train(
         "dataset.content_hash": prepared.manifest["content_hash"],
         "config_key": config_key(config, prepared.manifest["content_hash"]),
         **({"parent.uri": parent.uri, "parent.version": parent.version} if parent else {}),
+        **({"mlflow.parentRunId": env.parent_run_id} if env.parent_run_id else {}),
     }
-    run_name = f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_name = env.run_name or f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
     result: TrainResult | None = None  # how far it got, for the message if the server is lost
     try:
         with tracking.tracked_run(
@@ -150,7 +154,7 @@ def train(
             if resume is None:  # a resumed run has them already
                 _log_params(config, prepared)
                 _log_inputs(config, config_path, prepared)
-            logger = tracking.EpochLogger()
+            logger = tracking.EpochLogger(env.on_epoch)
             if resume is not None:
                 logger.catch_up(Path(source).parent.parent / "results.csv")
             fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress, env.report, bool(resume))
