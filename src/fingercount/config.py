@@ -284,6 +284,8 @@ class TrainingConfig(StrictModel):
     @field_validator("device", mode="before")
     @classmethod
     def _device_as_text(cls, value: Any) -> Any:
+        if isinstance(value, list):  # `device: [0, 1]`: several GPUs, Ultralytics' DDP
+            return ",".join(str(v) for v in value)
         return str(value) if isinstance(value, int) else value
 
 

@@ -124,15 +124,29 @@ def _gpu_name() -> str:
     return "none"
 
 
-class EpochLogger:
-    """Ultralytics callback: one batched MLflow write per epoch, `step=epoch` (1-based)."""
+def is_main_rank() -> bool:
+    """True outside distributed training and on its rank 0 (Ultralytics' DDP sets RANK per process)."""
+    return int(os.environ.get("RANK", "-1")) in (-1, 0)
 
-    def __init__(self, on_epoch: Callable[[int, dict[str, float]], None] | None = None) -> None:
+
+class EpochLogger:
+    """Ultralytics callback: one batched MLflow write per epoch, `step=epoch` (1-based).
+
+    It names its run and server itself (no process-wide state): with several GPUs Ultralytics
+    pickles its callbacks into one process per GPU, and only rank 0 logs — into the same run.
+    """
+
+    def __init__(
+        self, run_id: str, tracking_uri: str, on_epoch: Callable[[int, dict[str, float]], None] | None = None
+    ) -> None:
+        self.run_id, self.tracking_uri = run_id, tracking_uri
         self.on_epoch = on_epoch  # told each epoch after it is logged (a sweep reports it to its scheduler)
         self.logged_epochs: list[int] = []
         self.seconds = 0.0  # time spent logging, for the overhead benchmark
 
     def __call__(self, trainer: Any) -> None:
+        if not is_main_rank():
+            return
         epoch = int(trainer.epoch) + 1
         # Ultralytics calls this once more after training for the final validation of best.pt.
         if epoch > int(trainer.epochs) or epoch in self.logged_epochs:
@@ -142,19 +156,17 @@ class EpochLogger:
         from mlflow import MlflowClient
         from mlflow.entities import Metric
 
-        run = _active_run_id()
         now = int(time.time() * 1000)
         batch = [Metric(key, value, now, epoch) for key, value in metrics.items()]
-        MlflowClient().log_batch(run, metrics=batch, synchronous=True)
+        MlflowClient(self.tracking_uri).log_batch(self.run_id, metrics=batch, synchronous=True)
         self.logged_epochs.append(epoch)
         self.seconds += time.perf_counter() - started
         if self.on_epoch is not None:
             self.on_epoch(epoch, metrics)
 
-    @staticmethod
-    def catch_up(results_csv: Path) -> list[int]:
-        """Log the epochs in Ultralytics' results.csv that the active run lacks (checkpointed, then
-        the server went away before they were logged); returns them."""
+    def catch_up(self, results_csv: Path) -> list[int]:
+        """Log the epochs in Ultralytics' results.csv that the run lacks (checkpointed, then the
+        server went away before they were logged); returns them."""
         import csv
 
         from mlflow import MlflowClient
@@ -162,7 +174,7 @@ class EpochLogger:
 
         if not results_csv.is_file():
             return []
-        run, client = _active_run_id(), MlflowClient()
+        run, client = self.run_id, MlflowClient(self.tracking_uri)
         have = {m.step for m in client.get_metric_history(run, "mAP50")}
         now = int(time.time() * 1000)
         missing = []
@@ -175,14 +187,6 @@ class EpochLogger:
                     client.log_batch(run, metrics=batch, synchronous=True)
                     missing.append(epoch)
         return missing
-
-
-def _active_run_id() -> str:
-    import mlflow
-
-    run = mlflow.active_run()
-    assert run is not None, "EpochLogger runs inside tracked_run()"
-    return str(run.info.run_id)
 
 
 # Ultralytics key -> our one naming scheme.

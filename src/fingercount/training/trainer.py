@@ -32,6 +32,7 @@ from fingercount.training.evaluate import EvalReport
 from fingercount.training.yolo import (
     EpochProgress,
     UseThreads,
+    WithoutIntegrations,
     model_source,
     quiet_ultralytics,
     resolve_device,
@@ -154,7 +155,7 @@ def train(
             if resume is None:  # a resumed run has them already
                 _log_params(config, prepared)
                 _log_inputs(config, config_path, prepared)
-            logger = tracking.EpochLogger(env.on_epoch)
+            logger = tracking.EpochLogger(run_id, env.tracking_uri, env.on_epoch)
             if resume is not None:
                 logger.catch_up(Path(source).parent.parent / "results.csv")
             fitted = fit(config, data_yaml, source, project, run_id, logger, env.progress, env.report, bool(resume))
@@ -242,6 +243,7 @@ def fit(
 
     quiet_ultralytics()
     model = YOLO(source)
+    model.callbacks["on_pretrain_routine_start"].insert(0, WithoutIntegrations())
     ckpt = model.ckpt or {}
     if resume and (ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None):  # the final checkpoint
         return _fitted(model, Path(source).parent.parent, logger, 0.0)

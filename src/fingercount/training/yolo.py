@@ -86,16 +86,24 @@ class EpochProgress:
     """
 
     def __init__(self, epochs: int, enabled: bool, report: Callable[[dict[str, Any]], None] | None = None) -> None:
-        from tqdm import tqdm
-
         self.epochs = epochs
+        self.enabled = enabled
         self.done = 0
         self.report = report
-        self.bar = tqdm(total=epochs, desc="training", unit="epoch", disable=not enabled)
+        self.bar: Any = None  # made on the first epoch, in the process that trains (rank 0 with several GPUs)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "bar": None}  # Ultralytics pickles callbacks for DDP; a bar holds a stream
 
     def __call__(self, trainer: Any) -> None:
-        if self.done >= self.epochs:  # Ultralytics' extra call for the final validation of best.pt
+        from tqdm import tqdm
+
+        from fingercount.training.tracking import is_main_rank
+
+        if self.done >= self.epochs or not is_main_rank():  # the extra call for the final validation of best.pt
             return
+        if self.bar is None:
+            self.bar = tqdm(total=self.epochs, desc="training", unit="epoch", disable=not self.enabled)
         self.done += 1
         loss = trainer.label_loss_items(trainer.tloss, prefix="train")
         metrics = trainer.metrics or {}
@@ -111,7 +119,42 @@ class EpochProgress:
             self.report({"phase": "training", "epoch": self.done, "epochs": self.epochs, "metrics": shown})
 
     def close(self) -> None:
-        self.bar.close()
+        if self.bar is not None:
+            self.bar.close()
+
+
+# Ultralytics' own integrations (its MLflow callback would open a second run).
+_INTEGRATION_MODULES = {
+    "clearml",
+    "comet",
+    "dvc",
+    "mlflow",
+    "neptune",
+    "raytune",
+    "tensorboard",
+    "wb",
+    "hub",
+    "platform",
+    "events",
+}
+
+
+class WithoutIntegrations:
+    """Callback, first of the pretrain routine: drops Ultralytics' integration callbacks.
+
+    `quiet_ultralytics` covers this process; with several GPUs Ultralytics builds one trainer per
+    GPU in new processes that read the user's settings file, and rank 0 would open its own MLflow
+    run. This callback travels with the others into those processes.
+    """
+
+    def __call__(self, trainer: Any) -> None:
+        for callbacks in trainer.callbacks.values():
+            callbacks[:] = [c for c in callbacks if not _is_integration(c)]  # in place: one list is being run
+
+
+def _is_integration(callback: Any) -> bool:
+    module = str(getattr(callback, "__module__", ""))
+    return module.startswith("ultralytics.") and module.rsplit(".", 1)[-1] in _INTEGRATION_MODULES
 
 
 def resolve_device(device: str) -> str | None:
