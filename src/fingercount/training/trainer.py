@@ -184,7 +184,7 @@ def lost_message(
     lost = f"the tracking server {env.tracking_uri} stopped answering during run {run_id}"
     if result is not None and result.model_version is not None:
         return f"{lost} after version {result.model_version} was registered: only the run's end is not recorded"
-    last = project / run_id / "weights" / "last.pt"
+    last = checkpoint_path(project, run_id)
     if not last.is_file():
         return f"{lost}, before the first checkpoint: start the training again when the server answers"
     config = f" --training-config {config_path}" if config_path else ""
@@ -204,9 +204,13 @@ def prepare_dataset(
     return prepare(dataset, data_config.output_dir, ratios, config.dataset.seed, progress, pipeline)
 
 
+def checkpoint_path(project: Path, run_id: str) -> Path:
+    """Where Ultralytics keeps a run's last checkpoint (each epoch replaces it)."""
+    return project / run_id / "weights" / "last.pt"
+
+
 def checkpoint(project: Path, run_id: str) -> Path:
-    """The last checkpoint Ultralytics wrote for a run (each epoch replaces it)."""
-    last = project / run_id / "weights" / "last.pt"
+    last = checkpoint_path(project, run_id)
     if not last.is_file():
         raise ConfigError(f"no checkpoint of run {run_id} at {last}: resume on the machine (and folder) it trained in")
     return last
