@@ -17,10 +17,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
-from fingercount.config import TrainingConfig
+from fingercount.config import TrainingConfig, load_config
 from fingercount.errors import ConfigError
 from fingercount.registry.client import Registry
 from fingercount.training import tracking
@@ -75,12 +74,7 @@ class TuneResult:
 
 
 def load_space(path: Path, config: TrainingConfig) -> TuneSpace:
-    try:
-        space = TuneSpace.model_validate(yaml.safe_load(path.read_text()) or {})
-    except FileNotFoundError:
-        raise ConfigError(f"search space {path} not found") from None
-    except (yaml.YAMLError, ValidationError) as exc:
-        raise ConfigError(f"search space {path} is invalid: {exc}") from None
+    space = load_config(path, TuneSpace)
     base = config.model_dump(mode="json")
     for key, value in space.space.items():
         if isinstance(value, dict) and (len(value) != 1 or next(iter(value)) not in SAMPLERS):
