@@ -270,6 +270,15 @@ class EvaluationConfig(StrictModel):
     teacher: bool = Field(False, description="also measure the hand-landmark teacher on each set (label extra)")
 
 
+class ExportConfig(StrictModel):
+    """Serving precisions made at packaging; each is measured on the validation split, and serving
+    runs the fastest one whose exact count accuracy stays within `tolerance` points of f32."""
+
+    int8: bool = Field(True, description="also an OpenVINO INT8 model (NNCF post-training quantization)")
+    calibration_images: int = Field(300, ge=1, description="training images that calibrate INT8")
+    tolerance: float = Field(0.5, ge=0, le=100, description="count-accuracy points a precision may lose vs f32")
+
+
 class TrainingConfig(StrictModel):
     """`configs/training_config.yaml`: one experiment."""
 
@@ -279,6 +288,7 @@ class TrainingConfig(StrictModel):
     augmentation: AugmentationConfig = AugmentationConfig()
     mlflow: MlflowConfig = MlflowConfig()
     evaluation: EvaluationConfig = EvaluationConfig()
+    export: ExportConfig = ExportConfig()
     device: Annotated[str, Field(pattern=r"^(auto|cpu|mps|\d+(,\d+)*)$")] = "auto"
 
     @field_validator("device", mode="before")

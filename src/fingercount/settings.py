@@ -28,7 +28,10 @@ class Settings(BaseSettings):
     model_cache_dir: Path = Field(default=Path("~/.cache/fingercount/models"), alias="MODEL_CACHE_DIR")
     admin_token: str | None = Field(default=None, alias="ADMIN_TOKEN")
     engine: Literal["auto", "openvino", "onnx", "pytorch"] = Field(default="auto", alias="ENGINE")
-    openvino_precision: Literal["f32", "bf16", "f16", "auto"] = Field(default="f32", alias="OPENVINO_PRECISION")
+    # `package`: the precision chosen at registration (the fastest whose count held, see ExportConfig).
+    openvino_precision: Literal["package", "f32", "bf16", "f16", "int8", "auto"] = Field(
+        default="package", alias="OPENVINO_PRECISION"
+    )
     engine_threads: int = Field(default_factory=lambda: os.cpu_count() or 1, ge=1, alias="ENGINE_THREADS")
     # Admission: inferences running at once, and how many more may wait before 503 + Retry-After.
     inference_workers: int = Field(default=2, ge=1, alias="INFERENCE_WORKERS")

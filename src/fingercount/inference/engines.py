@@ -21,12 +21,14 @@ ENGINE_ORDER = ("openvino", "onnx", "pytorch")  # fastest first on CPU (docs/ben
 class Engine(Protocol):
     name: str
     imgsz: int  # the square input size the model was trained and exported at
+    precision: str  # what the weights run at: f32, bf16, int8
 
     def predict(self, frame: np.ndarray, conf: float) -> list[Detection]: ...
 
 
 class OnnxEngine:
     name = "onnx"
+    precision = "f32"
 
     def __init__(self, path: Path, imgsz: int, names: list[str], threads: int) -> None:
         import onnxruntime as ort
@@ -57,7 +59,8 @@ class OpenVinoEngine:
         if precision != "auto":
             config["INFERENCE_PRECISION_HINT"] = precision
         self.compiled = core.compile_model(str(xml), "CPU", config)
-        self.precision = str(self.compiled.get_property("INFERENCE_PRECISION_HINT"))
+        hint = self.compiled.get_property("INFERENCE_PRECISION_HINT")  # an ov.Type: "f32", "bf16", …
+        self.precision = hint.to_string() if hasattr(hint, "to_string") else str(hint)
         self._local = threading.local()  # an infer request is not thread-safe; one per thread
         self.imgsz, self.names = imgsz, names
 
@@ -74,6 +77,7 @@ class UltralyticsEngine:
     """PyTorch through Ultralytics: the reference, and the fallback without exports."""
 
     name = "pytorch"
+    precision = "f32"
 
     def __init__(self, weights: Path, imgsz: int, names: list[str], threads: int) -> None:
         import torch

@@ -28,6 +28,7 @@ METADATA = "metadata.json"
 WEIGHTS = "weights/best.pt"
 ONNX = "exports/model.onnx"
 OPENVINO_DIR = "exports/model_openvino"
+OPENVINO_INT8_DIR = "exports/model_openvino_int8"
 
 
 class ParentVersion(BaseModel):
@@ -50,6 +51,9 @@ class ModelMetadata(BaseModel):
     run_id: str | None = None
     parent: ParentVersion | None = None
     sha256: dict[str, str] = Field(default_factory=dict)  # artifact path (relative to artifacts/) -> digest
+    # The precision serving runs by default (chosen by the count at registration), and what each measured.
+    precision: str = "f32"
+    precisions: dict[str, dict[str, float]] = Field(default_factory=dict)  # name -> count_accuracy, ms
 
 
 def sha256_tree(root: Path) -> dict[str, str]:
@@ -133,12 +137,25 @@ class ModelPackage:
             found["onnx"] = self.artifacts / ONNX
         if self.weights.is_file():
             found["pytorch"] = self.weights
+        int8 = next((self.artifacts / OPENVINO_INT8_DIR).glob("*.xml"), None)
+        if int8 is not None:
+            found["openvino_int8"] = int8
         return found
 
-    def engine(self, preference: str = "auto", threads: int = 2, openvino_precision: str = "f32") -> Engine:
-        """The inference engine serving would run for this version."""
+    def engine(self, preference: str = "auto", threads: int = 2, openvino_precision: str = "package") -> Engine:
+        """The inference engine serving would run for this version.
+
+        `openvino_precision`: f32, bf16, int8, or `package` — the one chosen at registration.
+        """
         from fingercount.inference import build_engine
 
-        return build_engine(
-            self.engine_files(), self.metadata.imgsz, self.metadata.class_names, preference, threads, openvino_precision
-        )
+        files = self.engine_files()
+        precision = self.metadata.precision if openvino_precision == "package" else openvino_precision
+        int8 = precision == "int8" and "openvino_int8" in files
+        if int8:
+            files["openvino"] = files["openvino_int8"]
+        hint = "f32" if precision == "int8" else precision  # INT8 layers run as INT8; the rest at f32
+        engine = build_engine(files, self.metadata.imgsz, self.metadata.class_names, preference, threads, hint)
+        if int8 and engine.name == "openvino":
+            engine.precision = "int8"
+        return engine

@@ -30,6 +30,7 @@ class ModelInfo:
     aliases: tuple[str, ...]
     engine: str
     imgsz: int
+    precision: str
     count_conf: float
     class_names: tuple[str, ...]
     architecture: str
@@ -65,7 +66,7 @@ class ModelManager:
         registry: Registry,
         engine: str = "auto",
         threads: int = 2,
-        openvino_precision: str = "f32",
+        openvino_precision: str = "package",
         on_swap: Callable[[ModelInfo], None] | None = None,
     ) -> None:
         self.registry = registry
@@ -112,7 +113,8 @@ class ModelManager:
         metadata = package.metadata
         engine = package.engine(self.engine_preference, self.threads, self.openvino_precision)
         info = ModelInfo(
-            name=name, version=version, aliases=tuple(aliases), engine=engine.name, imgsz=metadata.imgsz,
+            name=name, version=version, aliases=tuple(aliases), engine=engine.name, precision=engine.precision,
+            imgsz=metadata.imgsz,
             count_conf=metadata.count_conf, class_names=tuple(metadata.class_names),
             architecture=metadata.architecture, metrics=dict(metadata.metrics),
             run_id=metadata.run_id, loaded_at=time.time(), requested=requested,

@@ -45,6 +45,8 @@ class EvalReport:
     engine: str = ""  # the inference engine the counts were measured with
     counts: dict[str, int] = field(default_factory=dict)  # test image -> predicted finger count
     sets: dict[str, Any] = field(default_factory=dict)  # named evaluation sets, model and teacher
+    precisions: dict[str, dict[str, float]] = field(default_factory=dict)  # validation counts and ms, each
+    precision: str = "f32"  # the one serving runs by default (training/precision.py)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,8 @@ class EvalReport:
             "counts": self.counts,
             "count_confusion": self.confusion,
             "per_class_ap50_95": self.per_class_ap,
+            "precisions": self.precisions,
+            "serving_precision": self.precision,
         }
 
 

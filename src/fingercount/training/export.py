@@ -36,3 +36,42 @@ def export_model(weights: Path, imgsz: int, out_dir: Path) -> dict[str, Path]:
         shutil.move(str(produced), target)
         exported[fmt] = target
     return exported
+
+
+def quantize_openvino(xml: Path, images: list[Path], imgsz: int, out_dir: Path) -> Path:
+    """An INT8 copy of an OpenVINO model, by NNCF post-training quantization on `images` (letterboxed
+    like serving does); the detection head stays f32, as in Ultralytics' own INT8 export."""
+    import cv2
+    import nncf
+    import openvino as ov
+
+    from fingercount.inference.detections import letterbox
+
+    def blob(path: Path) -> object:
+        frame = cv2.imread(str(path))
+        if frame is None:
+            raise ExportError(f"calibration image {path} cannot be read")
+        return letterbox(frame, imgsz)[0]
+
+    model = ov.Core().read_model(xml)
+    operations = model.get_ordered_ops()
+    sigmoids = [op.get_friendly_name() for op in operations if op.get_type_name() == "Sigmoid"]
+    head = sigmoids[-1].split("/", 1)[0] if sigmoids else None
+    ignored = [
+        op.get_friendly_name()
+        for op in operations
+        if op.get_type_name() == "Sigmoid" or (head and op.get_friendly_name().startswith((f"{head}/", f"{head}.dfl")))
+    ]
+    try:
+        quantized = nncf.quantize(
+            model, nncf.Dataset(images, blob), preset=nncf.QuantizationPreset.MIXED, subset_size=len(images),
+            ignored_scope=nncf.IgnoredScope(names=ignored, validate=False),
+        )  # fmt: skip
+    except ExportError:
+        raise
+    except Exception as exc:  # NNCF raises its own types for models it cannot quantize
+        raise ExportError(f"INT8 quantization of {xml} failed: {exc}") from exc
+    out_dir.mkdir(parents=True, exist_ok=True)
+    target = out_dir / "model.xml"
+    ov.save_model(quantized, target, compress_to_fp16=False)
+    return target

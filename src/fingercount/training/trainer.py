@@ -27,7 +27,7 @@ from fingercount.errors import ConfigError, TrackingUnavailableError
 from fingercount.preprocessing import build_pipeline
 from fingercount.registry.client import DEFAULT_CACHE, Registry
 from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
-from fingercount.training import tracking
+from fingercount.training import precision, tracking
 from fingercount.training.evaluate import EvalReport
 from fingercount.training.yolo import (
     EpochProgress,
@@ -164,7 +164,7 @@ def train(
             if not (evaluate or config.mlflow.auto_register):
                 return result
             env.tell("packaging")
-            result.package = package(fitted, config, run_id, parent)
+            result.package = package(fitted, config, run_id, parent, data_yaml)
             env.tell("evaluating")
             result.evaluation = evaluate_package(result.package, data_yaml, config)
             _log_evaluation(result.evaluation)
@@ -276,10 +276,15 @@ def _fitted(model: Any, save_dir: Path, logger: tracking.EpochLogger | None, sec
     return FitResult(save_dir, weights, names, logged, timings)
 
 
-def package(fitted: FitResult, config: TrainingConfig, run_id: str, parent: ParentVersion | None) -> ModelPackage:
-    """Step 3: the model package (weights + ONNX and OpenVINO exports + metadata) beside the run's outputs."""
+def package(
+    fitted: FitResult, config: TrainingConfig, run_id: str, parent: ParentVersion | None, data_yaml: Path | None = None
+) -> ModelPackage:
+    """Step 3: the model package (weights + ONNX and OpenVINO exports, INT8 when configured and a
+    dataset is given to calibrate on, + metadata) beside the run's outputs."""
     from fingercount.files import built_aside
-    from fingercount.training.export import export_model
+    from fingercount.registry.package import OPENVINO_INT8_DIR
+    from fingercount.training.export import export_model, quantize_openvino
+    from fingercount.training.precision import calibration_images
 
     metadata = ModelMetadata(
         class_names=fitted.class_names,
@@ -291,7 +296,11 @@ def package(fitted: FitResult, config: TrainingConfig, run_id: str, parent: Pare
     out = fitted.save_dir / "package"
     with built_aside(out) as work:
         built = ModelPackage.create(work, fitted.weights, metadata)
-        export_model(built.weights, metadata.imgsz, built.exports)
+        exported = export_model(built.weights, metadata.imgsz, built.exports)
+        if config.export.int8 and data_yaml is not None:
+            xml = next(exported["openvino"].glob("*.xml"))
+            images = calibration_images(data_yaml, config.export.calibration_images)
+            quantize_openvino(xml, images, metadata.imgsz, built.artifacts / OPENVINO_INT8_DIR)
         built.save()  # checksums of the exports too
     return ModelPackage.open(out)
 
@@ -304,6 +313,9 @@ def evaluate_package(package: ModelPackage, data_yaml: Path, config: TrainingCon
     device = resolve_device(config.device)
     engine = package.engine("auto", threads=config.training.threads or os.cpu_count() or 1)
     report = evaluate(engine, package.weights, data_yaml, device)
+    threads = config.training.threads or os.cpu_count() or 1
+    report.precisions = precision.measure(package, data_yaml, report.count_conf, threads)
+    report.precision = precision.choose(report.precisions, config.export.tolerance)
     if config.evaluation.sets:
         metrics, details = evaluate_sets(
             engine, config.evaluation.sets, data_yaml, report.count_conf, config.evaluation.teacher
@@ -316,7 +328,12 @@ def evaluate_package(package: ModelPackage, data_yaml: Path, config: TrainingCon
 def register(registry: Registry, package: ModelPackage, report: EvalReport, config: TrainingConfig) -> str:
     """Step 5: the package, with its counting threshold and metrics, as a new registered version."""
     metrics = {k: v for k, v in report.metrics.items() if k.startswith(("test/", "eval/"))}
-    package.metadata = package.metadata.model_copy(update={"count_conf": report.count_conf, "metrics": metrics})
+    package.metadata = package.metadata.model_copy(
+        update={
+            "count_conf": report.count_conf, "metrics": metrics, "precision": report.precision,
+            "precisions": report.precisions,
+        }
+    )  # fmt: skip
     assert package.metadata.run_id is not None, "a package is made inside a tracked run"
     return registry.register(config.mlflow.registered_model_name, package, package.metadata.run_id)
 
@@ -389,6 +406,10 @@ def _log_evaluation(report: EvalReport) -> None:
     import mlflow
 
     mlflow.log_metrics(report.metrics)
+    for name, measured in report.precisions.items():
+        mlflow.log_metrics({f"precision/{name}/val_count_accuracy": measured["count_accuracy"],
+                            f"precision/{name}/ms": measured["ms"]})  # fmt: skip
+    mlflow.set_tag("serving_precision", report.precision)
     mlflow.log_dict(report.to_dict(), "evaluation/test_report.json")
     if report.sets:
         mlflow.log_dict(report.sets, "evaluation/sets_report.json")

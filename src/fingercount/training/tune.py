@@ -180,7 +180,7 @@ def tune_sweep(config: TrainingConfig, space: TuneSpace, env: TrainEnvironment, 
         env, experiments_dir=env.experiments_dir.resolve(), model_cache=Path(env.model_cache).resolve(), report=None
     )
     epochs = max([config.training.epochs, *_epoch_choices(space)])
-    scheduler: Any = FIFOScheduler()  # type: ignore[no-untyped-call]
+    scheduler: Any = FIFOScheduler()
     if space.scheduler.type == "asha":
         scheduler = ASHAScheduler(
             # max_t past the last epoch: reaching it would stop a trial before its evaluation.
