@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -26,6 +27,13 @@ def synthetic_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """30 small synthetic images in YOLO layout; read-only for the tests that share it."""
     spec = SyntheticSourceConfig(images=30, seed=3, img_size=128)
     return write_synthetic(tmp_path_factory.mktemp("synth") / "ds", spec, progress=False)
+
+
+@pytest.fixture
+def say(pytestconfig: pytest.Config) -> Callable[[str], None]:
+    """Show a figure a test measured in the run's output (pytest captures plain prints)."""
+    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
+    return lambda text: reporter.write_line(text) if reporter is not None else print(text)
 
 
 @pytest.fixture(scope="session")

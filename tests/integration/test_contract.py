@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -40,7 +40,7 @@ def server(first: TrainResult, workspace: Workspace, tmp_path_factory: pytest.Te
 
 
 @pytest.mark.parametrize("authorised", [True, False], ids=["authorised", "anonymous"])
-def test_every_operation_keeps_the_contract(server: str, authorised: bool) -> None:
+def test_every_operation_keeps_the_contract(server: str, authorised: bool, say: Callable[[str], None]) -> None:
     photos = [str(p) for group in real_photos(2).values() for p in group] if REAL_HANDS.is_dir() else []
     header = f"Authorization: Bearer {TOKEN}" if authorised else "X-Client: anonymous"
     command = [
@@ -52,7 +52,7 @@ def test_every_operation_keeps_the_contract(server: str, authorised: bool) -> No
     result = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=600)
     report = result.stdout + result.stderr
     cases = re.search(r"(\d+) generated, (.*)", report)
-    print(f"schemathesis ({'authorised' if authorised else 'anonymous'}): {cases.group(0) if cases else '?'}")
+    say(f"schemathesis ({'authorised' if authorised else 'anonymous'}): {cases.group(0) if cases else '?'}")
     assert result.returncode == 0, report[-6000:]
     assert cases is not None, report[-3000:]
     assert int(cases.group(1)) >= 300, report[-3000:]  # it really generated requests

@@ -15,7 +15,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -120,7 +120,10 @@ class Load:
 
 
 def test_replicas_converge_and_survive_a_kill(
-    replicas: tuple[str, dict[int, subprocess.Popen[bytes]]], workspace: Workspace, second: TrainResult
+    replicas: tuple[str, dict[int, subprocess.Popen[bytes]]],
+    workspace: Workspace,
+    second: TrainResult,
+    say: Callable[[str], None],
 ) -> None:
     base, processes = replicas
     image = next(Path("data/test-prepared/images/test").iterdir()).read_bytes()
@@ -142,7 +145,7 @@ def test_replicas_converge_and_survive_a_kill(
 
     failed = [a for a in answers if a[0] != 200]
     versions = {v for s, v in answers if s == 200}
-    print(
+    say(
         f"replicas: {len(answers)} requests through nginx, {len(failed)} failed; every replica on the new "
         f"version {converged:.1f} s after the alias moved (follow interval {FOLLOW_SECONDS:g} s); one replica killed"
     )

@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -31,14 +31,14 @@ def sweep(workspace: Workspace, store: Path, **env: str) -> tuple[subprocess.Com
     return result, MlflowClient(uri, registry_uri=uri)
 
 
-def check_sweep(result: subprocess.CompletedProcess[str], client: MlflowClient) -> None:
+def check_sweep(result: subprocess.CompletedProcess[str], client: MlflowClient, say: Callable[[str], None]) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     (experiment,) = [e for e in client.search_experiments() if e.name == "fingercount-tests"]
     runs = client.search_runs([experiment.experiment_id])
     (parent,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     trials = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
     statuses = sorted(r.data.tags["tune.status"] for r in trials)
-    print("tune:", ", ".join(statuses))
+    say("tune: " + ", ".join(statuses))
     assert len(trials) == 4
     assert parent.info.status == "FINISHED"
     assert any(s.startswith("stopped early") for s in statuses), statuses  # ASHA at work
@@ -51,8 +51,8 @@ def check_sweep(result: subprocess.CompletedProcess[str], client: MlflowClient) 
     assert "registered yolov11-finger-counting version 1" in result.stdout
 
 
-def test_a_sweep_on_a_local_ray(workspace: Workspace, tmp_path: Path) -> None:
-    check_sweep(*sweep(workspace, tmp_path / "tune.db"))
+def test_a_sweep_on_a_local_ray(workspace: Workspace, tmp_path: Path, say: Callable[[str], None]) -> None:
+    check_sweep(*sweep(workspace, tmp_path / "tune.db"), say)
 
 
 @pytest.fixture
@@ -69,5 +69,7 @@ def ray_head() -> Iterator[str]:
         subprocess.run([str(RAY), "stop", "--force"], capture_output=True, timeout=120)
 
 
-def test_the_same_sweep_on_a_started_ray_head(workspace: Workspace, ray_head: str, tmp_path: Path) -> None:
-    check_sweep(*sweep(workspace, tmp_path / "tune.db", RAY_ADDRESS=ray_head))
+def test_the_same_sweep_on_a_started_ray_head(
+    workspace: Workspace, ray_head: str, tmp_path: Path, say: Callable[[str], None]
+) -> None:
+    check_sweep(*sweep(workspace, tmp_path / "tune.db", RAY_ADDRESS=ray_head), say)
