@@ -146,9 +146,10 @@ def _run_trial(params: dict[str, Any], *, base: dict[str, Any], env: TrainEnviro
     )
     config = trial_config(base, params, threads)
     result = train(config, trial_env, prepared=prepared, evaluate=True)
-    assert result.evaluation is not None
+    assert result.evaluation is not None, "train() evaluates when asked to"
+    assert result.package is not None, "train() packages before it evaluates"
     final = {f"final/{k}": v for k, v in result.evaluation.metrics.items()}
-    last = {"epoch": config.training.epochs, "run_id": result.run_id, "package": str(result.package.root)}  # type: ignore[union-attr]
+    last = {"epoch": config.training.epochs, "run_id": result.run_id, "package": str(result.package.root)}
     tune.report({**_last_epoch(result.run_id, env.tracking_uri), **final, **last})
 
 
