@@ -437,7 +437,7 @@ def eval_command(
         raise typer.BadParameter("must be auto, openvino, onnx or pytorch", param_hint="--engine")
     weights, runner, stored_conf = model_engine(model, engine, imgsz)
     threshold = conf if conf is not None else stored_conf
-    typer.echo(f"engine: {runner.name} at {runner.imgsz} px", err=True)
+    typer.echo(f"engine: {runner.name} {runner.precision} at {runner.imgsz} px", err=True)
     if counts is not None:
         details = _eval_counts(runner, counts, threshold, teacher)
     else:
