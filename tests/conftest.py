@@ -32,8 +32,13 @@ def synthetic_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def say(pytestconfig: pytest.Config) -> Callable[[str], None]:
     """Show a figure a test measured in the run's output (pytest captures plain prints)."""
-    reporter = pytestconfig.pluginmanager.get_plugin("terminalreporter")
-    return lambda text: reporter.write_line(text) if reporter is not None else print(text)
+    capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
+
+    def say(text: str) -> None:
+        with capture.global_and_fixture_disabled():
+            print(f"\n{text}")
+
+    return say
 
 
 @pytest.fixture(scope="session")
