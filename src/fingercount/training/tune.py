@@ -130,16 +130,15 @@ def _run_trial(params: dict[str, Any], *, base: dict[str, Any], env: TrainEnviro
     from ray import tune
 
     os.chdir(workdir)  # the configs' relative paths (a cluster's workers start elsewhere)
+    from mlflow import active_run
+
     context = tune.get_context()
-    run_id: list[str] = []
+    last: dict[str, float] = {}  # the latest epoch's metrics: the final report carries the scheduler's too
 
     def report(epoch: int, metrics: dict[str, float]) -> None:
-        if not run_id:
-            from mlflow import active_run
-
-            run = active_run()
-            run_id.append(run.info.run_id if run else "")
-        tune.report({**metrics, "epoch": epoch, "run_id": run_id[0]})
+        last.update(metrics)
+        run = active_run()
+        tune.report({**metrics, "epoch": epoch, "run_id": run.info.run_id if run else ""})
 
     trial_env = dataclasses.replace(
         env, on_epoch=report, parent_run_id=parent_run_id, run_name=f"trial-{context.get_trial_id()}", progress=False
@@ -149,16 +148,8 @@ def _run_trial(params: dict[str, Any], *, base: dict[str, Any], env: TrainEnviro
     assert result.evaluation is not None, "train() evaluates when asked to"
     assert result.package is not None, "train() packages before it evaluates"
     final = {f"final/{k}": v for k, v in result.evaluation.metrics.items()}
-    last = {"epoch": config.training.epochs, "run_id": result.run_id, "package": str(result.package.root)}
-    tune.report({**_last_epoch(result.run_id, env.tracking_uri), **final, **last})
-
-
-def _last_epoch(run_id: str, tracking_uri: str) -> dict[str, float]:
-    """The run's latest per-epoch metrics (the final report carries the scheduler's metric too)."""
-    from mlflow import MlflowClient
-
-    metrics = MlflowClient(tracking_uri).get_run(run_id).data.metrics
-    return {k: v for k, v in metrics.items() if k in tracking.EPOCH_METRICS}
+    ids = {"epoch": config.training.epochs, "run_id": result.run_id, "package": str(result.package.root)}
+    tune.report({**last, **final, **ids})
 
 
 def tune_sweep(config: TrainingConfig, space: TuneSpace, env: TrainEnvironment, space_path: Path) -> TuneResult:
@@ -265,7 +256,7 @@ def _epoch_choices(space: TuneSpace) -> list[int]:
 
 def _trial(result: Any, select: str) -> Trial:
     metrics = result.metrics or {}
-    params = {k: v for k, v in (result.config or {}).items()}
+    params = dict(result.config or {})
     epochs = int(metrics.get("epoch", 0))
     if result.error is not None:
         status = f"failed: {str(result.error).strip().splitlines()[-1][:300]}"
