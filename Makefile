@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install stack demo system-deps test test-fast lint format bench clean
+.PHONY: help install stack demo system-deps test test-fast test-containers container-deps lint format bench clean
 
 help: ## List the targets
 	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,16 @@ demo: install ## Synthetic data → train (CPU, ~15 min) → register → dashbo
 
 test: install system-deps ## Run the whole test suite (creates the environment first)
 	$(PY) -m pytest
+
+test-containers: install container-deps ## Build the images and run the Compose stack with podman (root; ~15 min cold)
+	FINGERCOUNT_CONTAINER_TESTS=1 $(PY) -m pytest tests/containers
+
+# podman (daemonless: no Docker engine here), runc and debootstrap for the image base.
+container-deps:
+	@command -v podman >/dev/null 2>&1 && command -v debootstrap >/dev/null 2>&1 && command -v runc >/dev/null 2>&1 || { \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing podman buildah runc debootstrap"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq podman buildah runc debootstrap >/dev/null; \
+	  else echo "Install first (Debian/Ubuntu): sudo apt-get install podman buildah runc debootstrap"; exit 1; fi; }
 
 # System packages the tests drive for real: Debian's Chromium (Playwright cannot download browsers
 # here), nginx (config check) and PostgreSQL (the production topology without Docker); MediaPipe

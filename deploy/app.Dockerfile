@@ -9,7 +9,7 @@ RUN apt-get update \
     && apt-get install -y --no-install-recommends libgl1 libglib2.0-0 libegl1 libgles2 \
     && rm -rf /var/lib/apt/lists/* \
     && useradd --create-home --uid 10001 fingercount
-ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_NO_CACHE_DIR=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
+ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1 \
     MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true YOLO_OFFLINE=true YOLO_AUTOINSTALL=false
 WORKDIR /app
 
@@ -17,11 +17,15 @@ FROM base AS build
 COPY pyproject.toml requirements.lock README.md ./
 COPY src ./src
 # The `label` extra (MediaPipe, no PyTorch): the Collect page's teacher runs in the server.
-RUN python -m venv /opt/venv \
+# pip's cache is a build cache mount: kept between builds on the host, never in the image (the
+# training image's PyTorch and CUDA wheels are ~4 GB to download again otherwise).
+RUN --mount=type=cache,target=/root/.cache/pip \
+    python -m venv /opt/venv \
     && /opt/venv/bin/pip install --constraint requirements.lock ".[label]"
 
 FROM build AS build-training
-RUN /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]"
+RUN --mount=type=cache,target=/root/.cache/pip \
+    /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]"
 
 FROM base AS serving
 COPY --from=build /opt/venv /opt/venv
