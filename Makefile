@@ -66,6 +66,7 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/training_threads.py
 	$(PY) benchmarks/face_blur.py
 	$(PY) benchmarks/serving.py
+	$(PY) benchmarks/gpu.py
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
 	rm -rf .lock-venv && $(PYTHON) -m venv .lock-venv

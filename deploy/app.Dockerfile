@@ -22,6 +22,12 @@ COPY src ./src
 RUN --mount=type=cache,target=/root/.cache/pip \
     python -m venv /opt/venv \
     && /opt/venv/bin/pip install --constraint requirements.lock ".[label]"
+# GPU serving (deploy/docker-compose.gpu.yml): ONNX Runtime's CUDA build instead of the CPU one.
+ARG ONNXRUNTIME_PACKAGE=""
+RUN --mount=type=cache,target=/root/.cache/pip \
+    if [ -n "$ONNXRUNTIME_PACKAGE" ]; then \
+      /opt/venv/bin/pip uninstall --yes onnxruntime && /opt/venv/bin/pip install "$ONNXRUNTIME_PACKAGE"; \
+    fi
 
 FROM build AS build-training
 RUN --mount=type=cache,target=/root/.cache/pip \

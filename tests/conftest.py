@@ -73,5 +73,6 @@ def run_cli(
     captured = capsys.readouterr()
     return int(exit_info.value.code or 0), captured.out, captured.err
 
+
 # The container suite needs root, podman and ~15 minutes of builds: `make test-containers` runs it.
 collect_ignore = [] if os.environ.get("FINGERCOUNT_CONTAINER_TESTS") else ["containers"]

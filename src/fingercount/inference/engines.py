@@ -16,6 +16,20 @@ from fingercount.errors import ModelLoadError
 from fingercount.inference.detections import Detection, decode, from_ultralytics, letterbox
 
 ENGINE_ORDER = ("openvino", "onnx", "pytorch")  # fastest first on CPU (docs/benchmarks.md)
+# With a GPU that ONNX Runtime can use (the onnxruntime-gpu package and a CUDA device), ONNX first.
+GPU_ENGINE_ORDER = ("onnx", "openvino", "pytorch")
+GPU_PROVIDERS = ("CUDAExecutionProvider",)
+
+
+def onnx_gpu_providers(available: list[str] | None = None) -> list[str]:
+    """The GPU execution providers this ONNX Runtime has (none with the CPU-only package)."""
+    if available is None:
+        try:
+            import onnxruntime as ort
+        except ImportError:
+            return []
+        available = list(ort.get_available_providers())
+    return [provider for provider in GPU_PROVIDERS if provider in available]
 
 
 class Engine(Protocol):
@@ -27,7 +41,8 @@ class Engine(Protocol):
 
 
 class OnnxEngine:
-    name = "onnx"
+    """ONNX Runtime on a CUDA GPU when this install and machine have one (name `onnx-cuda`), else the CPU."""
+
     precision = "f32"
 
     def __init__(self, path: Path, imgsz: int, names: list[str], threads: int) -> None:
@@ -36,7 +51,10 @@ class OnnxEngine:
         options = ort.SessionOptions()
         options.intra_op_num_threads = threads
         options.inter_op_num_threads = 1
-        self.session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
+        providers = [*onnx_gpu_providers(), "CPUExecutionProvider"]
+        self.session = ort.InferenceSession(str(path), options, providers=providers)
+        # A GPU provider that finds no device is dropped by ONNX Runtime: ask what the session runs on.
+        self.name = "onnx-cuda" if self.session.get_providers()[0] in GPU_PROVIDERS else "onnx"
         self.input_name = self.session.get_inputs()[0].name
         self.imgsz, self.names = imgsz, names
 
@@ -102,11 +120,11 @@ def build_engine(
     threads: int = 2,
     openvino_precision: str = "f32",
 ) -> Engine:
-    """The preferred engine, or with `auto` the fastest one there is a file for.
+    """The preferred engine, or with `auto` the fastest one there is a file for (ONNX on a GPU).
 
     `available` maps engine name -> model file (`ModelPackage.engine_files()`).
     """
-    order = ENGINE_ORDER if preference == "auto" else (preference,)
+    order = (GPU_ENGINE_ORDER if onnx_gpu_providers() else ENGINE_ORDER) if preference == "auto" else (preference,)
     for name in order:
         if name in available:
             try:

@@ -19,7 +19,8 @@ from fingercount.settings import Settings
 from tests.conftest import REPO
 
 COMPOSE = REPO / "docker-compose.yml"
-DOCKERFILES = sorted((REPO / "deploy").glob("*.Dockerfile"))
+STANDINS = REPO / "tests" / "containers" / "standins" / "Dockerfile"  # the container tests' own
+DOCKERFILES = [*sorted((REPO / "deploy").glob("*.Dockerfile")), STANDINS]
 
 
 @pytest.fixture(scope="module")
@@ -36,6 +37,26 @@ def test_compose_file_follows_the_compose_spec() -> None:
     text = re.sub(r"\$\{\w+:\?[^}]*\}", "set-in-env", text)
     schema = json.loads((REPO / "deploy" / "compose-spec.schema.json").read_text())
     jsonschema.validate(yaml.safe_load(text), schema)
+
+
+def test_gpu_override_merged_follows_the_compose_spec() -> None:
+    """deploy/docker-compose.gpu.yml over the main file (Compose's merge), validated the same way."""
+    import json
+
+    from tests.containers.compose import interpolate, merge
+
+    env = {"POSTGRES_PASSWORD": "x", "MINIO_ROOT_USER": "x", "MINIO_ROOT_PASSWORD": "x", "ADMIN_TOKEN": "x"}
+    merged = merge(
+        yaml.safe_load(interpolate(COMPOSE.read_text(), env)),
+        yaml.safe_load((REPO / "deploy" / "docker-compose.gpu.yml").read_text()),
+    )
+    schema = json.loads((REPO / "deploy" / "compose-spec.schema.json").read_text())
+    jsonschema.validate(merged, schema)
+    for service in ("training", "serving"):
+        (device,) = merged["services"][service]["deploy"]["resources"]["reservations"]["devices"]
+        assert device["capabilities"] == ["gpu"]
+    assert merged["services"]["serving"]["deploy"]["replicas"] == 1  # the main file's, kept
+    assert merged["services"]["serving"]["build"]["target"] == "serving"
 
 
 def test_hadolint_passes_on_every_dockerfile() -> None:
