@@ -134,7 +134,7 @@ class ComposeStack:
         health = spec.get("healthcheck")
         if health:
             # podman 4.3 takes a shell command only: the exec form runs through sh, as podman-compose does.
-            kind, *test = [health["test"]] if isinstance(health["test"], str) else health["test"]
+            kind, *test = ["CMD-SHELL", health["test"]] if isinstance(health["test"], str) else health["test"]
             if kind == "NONE":
                 args.append("--no-healthcheck")
             else:

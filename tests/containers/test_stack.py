@@ -157,3 +157,4 @@ def test_serving_stops_cleanly_on_sigterm(stack: ComposeStack, say: Callable[[st
     assert state["ExitCode"] == 0, stack.logs("serving")
     assert seconds < 25  # SIGKILL would have come at 30 s
     assert "Finished server process" in stack.logs("serving")
+    say("not exercised on the host network: " + "; ".join(stack.skipped))

@@ -136,3 +136,15 @@ def test_serving_image_leaves_out_pytorch() -> None:
     base = " ".join(project["dependencies"])
     assert "torch" not in base
     assert "ultralytics" not in base
+
+
+def test_compose_interpolation_as_compose_does_it() -> None:
+    """The container tests' reading of the file (tests/containers/compose.py) follows Compose."""
+    from tests.containers.compose import ComposeError, interpolate
+
+    env = {"SET": "value", "EMPTY": ""}
+    assert interpolate("${SET} $SET ${SET:-d} ${EMPTY:-d} ${EMPTY-d} ${UNSET-d} $${SET}", env) == (
+        "value value value d  d ${SET}"
+    )
+    with pytest.raises(ComposeError, match="UNSET: say why"):
+        interpolate("${UNSET:?say why}", env)
