@@ -16,6 +16,7 @@ import argparse
 import os
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -50,11 +51,13 @@ def main() -> None:
     if not torch.cuda.is_available():
         print("no GPU: torch.cuda.is_available() is False; nothing measured (the GPU path is untested here)")
         return
-    from fingercount.config import load_data_config, load_training_config
     from fingercount.inference.engines import build_engine, onnx_gpu_providers
     from fingercount.settings import quiet_third_parties
     from fingercount.training.export import export_model
-    from fingercount.training.trainer import fit, model_source, prepare_dataset
+    from fingercount.training.trainer import fit, model_source
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from training_threads import synthetic_dataset
 
     quiet_third_parties()
     card = torch.cuda.get_device_name(0)
@@ -62,11 +65,7 @@ def main() -> None:
         root = Path(tmp)
         shutil.copytree(REPO / "configs", root / "configs")
         os.chdir(root)
-        config = load_training_config(Path("configs/test_config.yaml"))
-        data = load_data_config(config.dataset.config)
-        synthetic = data.source.synthetic.model_copy(update={"images": args.images, "img_size": args.size})
-        data = data.model_copy(update={"source": data.source.model_copy(update={"synthetic": synthetic})})
-        data_yaml = prepare_dataset(config, progress=False, data_config=data).out / "data.yaml"
+        config, data_yaml = synthetic_dataset(args.images, args.size)
         per_epoch: dict[str, float] = {}
         weights = None
         for device in ("0", "cpu"):

@@ -18,11 +18,20 @@ import tempfile
 import time
 from pathlib import Path
 
-from fingercount.config import load_data_config, load_training_config
+from fingercount.config import TrainingConfig, load_data_config, load_training_config
 from fingercount.settings import quiet_third_parties
 from fingercount.training.trainer import fit, model_source, prepare_dataset
 
 REPO = Path(__file__).resolve().parents[1]
+
+
+def synthetic_dataset(images: int, size: int) -> tuple[TrainingConfig, Path]:
+    """The test config and its synthetic data at `images` x `size` px, prepared in the current folder."""
+    config = load_training_config(Path("configs/test_config.yaml"))
+    data = load_data_config(config.dataset.config)
+    synthetic = data.source.synthetic.model_copy(update={"images": images, "img_size": size})
+    data = data.model_copy(update={"source": data.source.model_copy(update={"synthetic": synthetic})})
+    return config, prepare_dataset(config, progress=False, data_config=data).out / "data.yaml"
 
 
 def main() -> None:
@@ -38,11 +47,7 @@ def main() -> None:
         root = Path(tmp)
         shutil.copytree(REPO / "configs", root / "configs")
         os.chdir(root)
-        config = load_training_config(Path("configs/test_config.yaml"))
-        data = load_data_config(config.dataset.config)
-        synthetic = data.source.synthetic.model_copy(update={"images": args.images, "img_size": args.size})
-        data = data.model_copy(update={"source": data.source.model_copy(update={"synthetic": synthetic})})
-        data_yaml = prepare_dataset(config, progress=False, data_config=data).out / "data.yaml"
+        config, data_yaml = synthetic_dataset(args.images, args.size)
         seconds: dict[int, list[float]] = {1: [], cores: []}
         for repeat in range(args.repeats + 1):  # the first round warms caches and is not counted
             for threads in seconds:

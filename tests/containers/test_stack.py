@@ -27,6 +27,17 @@ MLFLOW = f"http://127.0.0.1:{PORTS['mlflow']}"
 MODEL = "yolov11-finger-counting"
 
 
+def _s3() -> Any:
+    """The artifact store, as the root user (the stand-in's S3 API on MinIO's port)."""
+    return boto3.client(
+        "s3",
+        endpoint_url=f"http://127.0.0.1:{PORTS['minio']}",
+        aws_access_key_id=ENV["MINIO_ROOT_USER"],
+        aws_secret_access_key=ENV["MINIO_ROOT_PASSWORD"],
+        region_name="us-east-1",
+    )
+
+
 def test_images_build(images: ComposeStack, build_times: dict[str, float], say: Callable[[str], None]) -> None:
     sizes = {}
     for service in ("mlflow", "serving", "training"):
@@ -46,13 +57,7 @@ def test_stores_and_tracking_start_in_dependency_order(stack: ComposeStack) -> N
 
 
 def test_artifact_bucket_is_created_private(stack: ComposeStack) -> None:
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{PORTS['minio']}",
-        aws_access_key_id=ENV["MINIO_ROOT_USER"],
-        aws_secret_access_key=ENV["MINIO_ROOT_PASSWORD"],
-        region_name="us-east-1",
-    )
+    s3 = _s3()
     assert "mlflow" in [bucket["Name"] for bucket in s3.list_buckets()["Buckets"]]
     with pytest.raises(ClientError, match="NoSuchBucketPolicy"):
         s3.get_bucket_policy(Bucket="mlflow")
@@ -75,13 +80,7 @@ def test_training_container_trains_registers_and_stores_artifacts_in_s3(
     run = client.get_run(version.run_id)
     assert run.info.status == "FINISHED"
     assert run.info.artifact_uri.startswith("mlflow-artifacts:")  # proxied by the server to S3
-    s3 = boto3.client(
-        "s3",
-        endpoint_url=f"http://127.0.0.1:{PORTS['minio']}",
-        aws_access_key_id=ENV["MINIO_ROOT_USER"],
-        aws_secret_access_key=ENV["MINIO_ROOT_PASSWORD"],
-        region_name="us-east-1",
-    )
+    s3 = _s3()
     keys = [item["Key"] for item in s3.list_objects_v2(Bucket="mlflow").get("Contents", [])]
     assert any(version.run_id in key for key in keys)
 
