@@ -8,7 +8,7 @@ STAMP := $(VENV)/.installed-stamp
 .PHONY: help install stack demo system-deps test test-fast test-containers container-deps lint format bench clean
 
 help: ## List the targets
-	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-16s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml requirements.lock
 	$(PYTHON) -m venv $(VENV)
@@ -26,7 +26,7 @@ demo: install ## Synthetic data → train (CPU, ~15 min) → register → dashbo
 test: install system-deps ## Run the whole test suite (creates the environment first)
 	$(PY) -m pytest
 
-test-containers: install container-deps ## Build the images and run the Compose stack with podman (root; ~15 min cold)
+test-containers: install container-deps ## Build the images and run the Compose stack with podman (root; ~17 min cold)
 	FINGERCOUNT_CONTAINER_TESTS=1 $(PY) -m pytest tests/containers
 
 # podman (daemonless: no Docker engine here), runc and debootstrap for the image base.

@@ -51,12 +51,17 @@ def base_image() -> str:
         return tag
     with tempfile.TemporaryDirectory(prefix="fingercount-base-") as tmp:
         rootfs = Path(tmp) / "rootfs"
-        subprocess.run(
+        bootstrap = subprocess.run(
             ["debootstrap", "--variant=minbase", f"--include={BASE_PACKAGES}", "bookworm", str(rootfs), DEBIAN_MIRROR],
-            check=True,
             capture_output=True,
+            text=True,
             timeout=900,
+            check=False,
         )
+        if bootstrap.returncode != 0:
+            tail = "\n".join((bootstrap.stdout + bootstrap.stderr).strip().splitlines()[-10:])
+            hint = "set DEBIAN_MIRROR to a reachable Debian mirror"
+            raise PodmanError(f"debootstrap from {DEBIAN_MIRROR} failed ({hint}):\n{tail}")
         # As in the python image: `python` names it and pip may install into it (no PEP 668 marker).
         (rootfs / "usr/bin/python").symlink_to("python3")
         for marker in rootfs.glob("usr/lib/python3*/EXTERNALLY-MANAGED"):
