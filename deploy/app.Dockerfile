@@ -43,8 +43,9 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=5 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:8000/health', timeout=4)"]
 CMD ["fingercount", "serve", "--host", "0.0.0.0", "--port", "8000"]
 
-FROM base AS training
-COPY --from=build-training /opt/venv /opt/venv
+# Straight from the stage that installed PyTorch: copying its ~8 GB environment into a fresh stage
+# would store it twice on the build host (and needs as much again in temporary space).
+FROM build-training AS training
 ENV PATH=/opt/venv/bin:$PATH
 COPY configs ./configs
 RUN mkdir -p /app/data /app/experiments && chown -R fingercount /app

@@ -148,3 +148,15 @@ def test_compose_interpolation_as_compose_does_it() -> None:
     )
     with pytest.raises(ComposeError, match="UNSET: say why"):
         interpolate("${UNSET:?say why}", env)
+
+
+def test_build_context_is_only_what_the_dockerfiles_copy() -> None:
+    """.dockerignore starts from nothing and lets in exactly the COPY sources (no .venv, no data)."""
+    lines = [line for line in (REPO / ".dockerignore").read_text().splitlines() if line and line[0] != "#"]
+    assert lines[0] == "*"
+    allowed = {line[1:] for line in lines if line.startswith("!")}
+    copied = set()
+    for dockerfile in (REPO / "deploy").glob("*.Dockerfile"):
+        for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile.read_text(), re.M):
+            copied.update(sources.split())
+    assert copied == allowed
