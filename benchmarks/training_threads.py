@@ -1,11 +1,13 @@
-"""Training threads: the same fit with one thread and with every core, in one run.
+"""Training speed on a CPU: one thread vs every core (f32), and bf16 vs f32 — all in one run.
 
     python benchmarks/training_threads.py [--epochs 3] [--images 160] [--size 160]
 
 Ultralytics' `select_device` leaves torch on `cpu_count - 1` threads (one of two cores on a
 2-core machine); `training.threads` (default: every core) sets them again once Ultralytics has
-chosen. This times the fit step alone (no MLflow) on synthetic data for 1 thread and for all,
-the arms alternated, and prints seconds per epoch and the speed-up.
+chosen. `training.amp: true` trains in bf16 on a CPU with native bf16 (AMX, AVX512-BF16). This
+times the fit step alone (no MLflow) on synthetic data for each arm, the arms alternated, and
+prints seconds per epoch and the speed-ups (what bf16 does to accuracy: the demo's figures in
+docs/benchmarks.md — a few epochs here train nothing worth comparing).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from pathlib import Path
 from fingercount.config import TrainingConfig, load_data_config, load_training_config
 from fingercount.settings import quiet_third_parties
 from fingercount.training.trainer import fit, model_source, prepare_dataset
+from fingercount.training.yolo import cpu_has_native_bf16
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -48,25 +51,35 @@ def main() -> None:
         shutil.copytree(REPO / "configs", root / "configs")
         os.chdir(root)
         config, data_yaml = synthetic_dataset(args.images, args.size)
-        seconds: dict[int, list[float]] = {1: [], cores: []}
+        arms = {"1 thread, f32": (1, False), f"{cores} threads, f32": (cores, False)}
+        if cpu_has_native_bf16():
+            arms[f"{cores} threads, bf16"] = (cores, "bf16")
+        seconds: dict[str, list[float]] = {arm: [] for arm in arms}
         for repeat in range(args.repeats + 1):  # the first round warms caches and is not counted
-            for threads in seconds:
+            for arm, (threads, amp) in arms.items():
                 run = config.model_copy(
                     update={
                         "dataset": config.dataset.model_copy(update={"img_size": args.size}),
-                        "training": config.training.model_copy(update={"epochs": args.epochs, "threads": threads}),
+                        "training": config.training.model_copy(
+                            update={"epochs": args.epochs, "threads": threads, "amp": amp}
+                        ),
                     }
                 )
                 started = time.perf_counter()
-                fit(run, data_yaml, model_source(run), root / "runs", f"t{threads}-{repeat}", progress=False)
+                fit(run, data_yaml, model_source(run), root / "runs", f"r{repeat}-{threads}-{amp}", progress=False)
                 if repeat:
-                    seconds[threads].append((time.perf_counter() - started) / args.epochs)
-    one, every = statistics.median(seconds[1]), statistics.median(seconds[cores])
+                    seconds[arm].append((time.perf_counter() - started) / args.epochs)
+    median = {arm: statistics.median(times) for arm, times in seconds.items()}
     print(f"fit: {args.images} synthetic images at {args.size} px, {args.epochs} epochs, median of {args.repeats}")
-    print(f"{'threads':<10} {'s/epoch':>8}")
-    print(f"{1:<10} {one:>8.2f}")
-    print(f"{cores:<10} {every:>8.2f}")
-    print(f"speed-up all/1: {one / every:.2f}x on {cores} cores")
+    print(f"{'arm':<20} {'s/epoch':>8}")
+    for arm, value in median.items():
+        print(f"{arm:<20} {value:>8.2f}")
+    f32 = median[f"{cores} threads, f32"]
+    print(f"speed-up all/1 thread (f32): {median['1 thread, f32'] / f32:.2f}x on {cores} cores")
+    if f"{cores} threads, bf16" in median:
+        print(f"speed-up bf16/f32 ({cores} threads): {f32 / median[f'{cores} threads, bf16']:.2f}x")
+    else:
+        print("bf16: this CPU has no native bf16 (AMX or AVX512-BF16); training.amp: true trains in f32 here")
 
 
 if __name__ == "__main__":

@@ -207,7 +207,9 @@ class TrainingParams(StrictModel):
     workers: int = Field(2, ge=0)
     cos_lr: bool = False
     close_mosaic: int = Field(10, ge=0)
-    amp: bool = True
+    # true: Ultralytics' fp16 AMP on a GPU (a CPU trains in f32); false: f32; "bf16": bf16 mixed
+    # precision, on a CPU too (fast with AMX or AVX512-BF16, at some accuracy: docs/benchmarks.md).
+    amp: bool | Literal["bf16"] = True
     cache: bool = False
     fraction: float = Field(1.0, gt=0, le=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for training (null: every core)")

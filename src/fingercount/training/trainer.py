@@ -30,6 +30,7 @@ from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVers
 from fingercount.training import precision, tracking
 from fingercount.training.evaluate import EvalReport
 from fingercount.training.yolo import (
+    CpuBf16,
     EpochProgress,
     UseThreads,
     WithoutIntegrations,
@@ -255,6 +256,7 @@ def fit(
         model.add_callback("on_fit_epoch_end", logger)
     threads = UseThreads(config.training.threads)
     model.add_callback("on_pretrain_routine_end", threads)
+    model.add_callback("on_pretrain_routine_end", CpuBf16())
     model.add_callback("on_train_epoch_start", threads)
     bar = EpochProgress(config.training.epochs, progress, report)
     model.add_callback("on_fit_epoch_end", bar)
