@@ -1,4 +1,9 @@
-"""State on `app.state`, handed to routes as `Annotated[..., Depends(...)]` aliases."""
+"""State on `app.state`, handed to routes as `Annotated[..., Depends(...)]` aliases.
+
+The dependencies are `async def` although they never await: FastAPI runs a plain `def`
+dependency in its thread pool, two thread hops per /predict for a few attribute reads (~0.5 ms
+of the request on two cores, docs/benchmarks.md).
+"""
 
 from __future__ import annotations
 
@@ -66,7 +71,7 @@ class ServingState:
         return self.face_blur if wanted else None
 
 
-def get_state(request: Request) -> ServingState:
+async def get_state(request: Request) -> ServingState:
     state: ServingState = request.app.state.serving
     return state
 
@@ -85,10 +90,14 @@ def require_model(state: State) -> LoadedModel:
     return loaded
 
 
-CurrentModel = Annotated[LoadedModel, Depends(require_model)]
+async def current_model(state: State) -> LoadedModel:
+    return require_model(state)
 
 
-def require_admin(state: State, authorization: Annotated[str | None, Header()] = None) -> None:
+CurrentModel = Annotated[LoadedModel, Depends(current_model)]
+
+
+async def require_admin(state: State, authorization: Annotated[str | None, Header()] = None) -> None:
     token = state.settings.admin_token
     if not token:
         return
