@@ -214,6 +214,13 @@ class TrainingParams(StrictModel):
     fraction: float = Field(1.0, gt=0, le=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for training (null: every core)")
 
+    @field_validator("amp", mode="before")
+    @classmethod
+    def _amp_choice(cls, value: object) -> object:
+        if isinstance(value, bool) or value == "bf16":
+            return value
+        raise ValueError(f"must be true (fp16 AMP on a GPU), false (f32) or bf16, got {value!r}")
+
     @model_validator(mode="after")
     def _auto_optimizer_sets_its_own_rates(self) -> TrainingParams:
         explicit = self.model_fields_set & {"lr0", "momentum"}

@@ -45,6 +45,7 @@ BAD_CONFIGS = {
         "source selects images of a split: give split too",
     ),
     "threads": (VALID.replace("fraction: 1.0", "fraction: 1.0\n  threads: 0"), "training.threads:"),
+    "amp": (VALID.replace("  amp: true", "  amp: fp8"), "training.amp:"),
 }
 
 
