@@ -4,7 +4,7 @@
 
 Ultralytics' `select_device` leaves torch on `cpu_count - 1` threads (one of two cores on a
 2-core machine); `training.threads` (default: every core) sets them again once Ultralytics has
-chosen. `training.amp: true` trains in bf16 on a CPU with native bf16 (AMX, AVX512-BF16). This
+chosen. `training.amp: bf16` (opt-in) trains in bf16, fast on a CPU with AMX or AVX512-BF16. This
 times the fit step alone (no MLflow) on synthetic data for each arm, the arms alternated, and
 prints seconds per epoch and the speed-ups (what bf16 does to accuracy: the demo's figures in
 docs/benchmarks.md — a few epochs here train nothing worth comparing).
@@ -79,7 +79,7 @@ def main() -> None:
     if f"{cores} threads, bf16" in median:
         print(f"speed-up bf16/f32 ({cores} threads): {f32 / median[f'{cores} threads, bf16']:.2f}x")
     else:
-        print("bf16: this CPU has no native bf16 (AMX or AVX512-BF16); training.amp: true trains in f32 here")
+        print("bf16: not measured, this CPU has no AMX or AVX512-BF16 (bf16 would be emulated, slower than f32)")
 
 
 if __name__ == "__main__":

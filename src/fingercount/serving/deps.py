@@ -1,8 +1,8 @@
 """State on `app.state`, handed to routes as `Annotated[..., Depends(...)]` aliases.
 
 The dependencies are `async def` although they never await: FastAPI runs a plain `def`
-dependency in its thread pool, two thread hops per /predict for a few attribute reads (~0.5 ms
-of the request on two cores, docs/benchmarks.md).
+dependency in its thread pool: two thread hops per /predict for a few attribute reads (0.2–0.3 ms
+of event-loop CPU per request on two cores, docs/benchmarks.md).
 """
 
 from __future__ import annotations

@@ -96,7 +96,7 @@ class CpuBf16:
     runs it (oneDNN on AMX). Its trainer module's helper is wrapped for that one case only; the
     model is put in channels_last, the layout oneDNN's bf16 convolutions want (1.7x faster per step
     than f32 for a YOLO11n at 160 px on this project's 2-core AMX machine, docs/benchmarks.md).
-    Opt-in (`training.amp: bf16`): on the demo's 22-epoch CPU run it cost 5 points of validation
+    Opt-in (`training.amp: bf16`): on the demo's 22-epoch CPU run it cost 5–9 points of validation
     count accuracy. Without AMX or AVX512-BF16 the CPU emulates bf16, slower than f32: a warning says so.
     """
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -13,7 +14,7 @@ import pytest
 from tests.conftest import CONFIGS
 
 SCRIPT = """
-import json, sys
+import json, os, sys
 from pathlib import Path
 import torch
 from fingercount.config import load_training_config
@@ -21,8 +22,9 @@ from fingercount.training import trainer
 
 config = load_training_config(Path("configs/test_config.yaml"))
 amp = sys.argv[1] if sys.argv[1] == "bf16" else False
+threads = os.cpu_count() + 1
 config = config.model_copy(update={
-    "training": config.training.model_copy(update={"epochs": 1, "threads": 1, "amp": amp, "workers": 0}),
+    "training": config.training.model_copy(update={"epochs": 1, "threads": threads, "amp": amp, "workers": 0}),
     "device": "cpu",
 })
 seen = {}
@@ -57,8 +59,8 @@ def test_threads_and_precision_reach_the_training(amp: str, tmp_path: Path) -> N
     )
     assert done.returncode == 0, done.stderr[-3000:]
     seen = json.loads(done.stdout.strip().splitlines()[-1])
-    assert seen["threads"] == 1  # Ultralytics picked cpu_count - 1 first; training.threads won
+    threads = (os.cpu_count() or 1) + 1  # a number Ultralytics (cpu_count - 1) never picks
     if amp == "bf16":  # Ultralytics alone refuses bf16 autocast off CUDA
-        assert seen == {"threads": 1, "channels_last": True, "conv_dtype": "torch.bfloat16"}
+        assert seen == {"threads": threads, "channels_last": True, "conv_dtype": "torch.bfloat16"}
     else:
-        assert seen == {"threads": 1, "channels_last": False, "conv_dtype": "torch.float32"}
+        assert seen == {"threads": threads, "channels_last": False, "conv_dtype": "torch.float32"}
