@@ -18,7 +18,7 @@ import typer
 
 from fingercount.config import DataConfig, TrainingConfig, load_data_config, load_training_config
 from fingercount.errors import ConfigError
-from fingercount.processes import port_free, stop_process
+from fingercount.processes import port_free, start_guarded, stop_process
 from fingercount.settings import Settings
 
 ALIAS = "production"
@@ -26,13 +26,13 @@ ALIAS = "production"
 
 @contextlib.contextmanager
 def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """The MLflow UI on the same embedded store, stopped with the demo."""
+    """The MLflow UI on the same embedded store, stopped with the demo (whatever stops the demo)."""
     command = [
         sys.executable, "-m", "mlflow", "server", "--backend-store-uri", settings.tracking_uri(),
         "--default-artifact-root", settings.artifact_location() or "./mlartifacts",
         "--host", host, "--port", str(port),
     ]  # fmt: skip
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    process = start_guarded(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
     try:
         yield process
     finally:

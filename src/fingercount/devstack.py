@@ -10,7 +10,6 @@ from __future__ import annotations
 import glob
 import os
 import shutil
-import signal
 import subprocess
 import sys
 import tempfile
@@ -18,7 +17,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from fingercount.processes import free_port, http_ok, stop_process, wait_until
+from fingercount.processes import free_port, http_ok, kill_group, start_guarded, stop_process, wait_until
 
 BUCKET = "mlflow"
 S3_KEYS = {
@@ -103,7 +102,7 @@ class DevStack:
 
     def start_s3(self) -> None:
         moto = Path(sys.executable).with_name("moto_server")
-        self.processes["s3"] = subprocess.Popen(
+        self.processes["s3"] = start_guarded(
             [str(moto), "-H", "127.0.0.1", "-p", str(self.s3_port)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -125,12 +124,11 @@ class DevStack:
             **os.environ, **S3_KEYS, "MLFLOW_S3_ENDPOINT_URL": self.mlflow_s3_endpoint or self.s3_endpoint,
             "MLFLOW_DISABLE_TELEMETRY": "true",
         }  # fmt: skip
-        self.processes["mlflow"] = subprocess.Popen(
+        self.processes["mlflow"] = start_guarded(
             [sys.executable, "-m", "mlflow", "server", "--backend-store-uri", self.database_uri,
              "--artifacts-destination", f"s3://{BUCKET}/", "--serve-artifacts",
              "--host", "127.0.0.1", "--port", str(self.mlflow_port)],
             env=env, stdout=open(self.root / "mlflow.log", "ab"), stderr=subprocess.STDOUT,  # noqa: SIM115
-            start_new_session=True,  # its own process group: `kill_mlflow` takes its workers too
         )  # fmt: skip
         wait_until(lambda: http_ok(self.tracking_uri + "/health"), "mlflow server", timeout=120)
 
@@ -140,7 +138,7 @@ class DevStack:
     def kill_mlflow(self) -> None:
         """The server dies (SIGKILL to it and its workers): nothing is flushed, no goodbye."""
         process = self.processes.pop("mlflow")
-        os.killpg(process.pid, signal.SIGKILL)
+        kill_group(process)  # a guarded process leads its group: the server's workers go too
         process.wait()
 
     def _stop(self, name: str) -> None:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
+import signal
 import socket
 import subprocess
+import sys
 import time
 from collections.abc import Callable
+from pathlib import Path
+from typing import Any
 
 
 def free_port() -> int:
@@ -39,11 +45,48 @@ def wait_until(check: Callable[[], bool], what: str, timeout: float = 60.0, inte
         time.sleep(interval)
 
 
+def start_guarded(command: list[str], **popen: Any) -> subprocess.Popen[bytes]:
+    """Start `command` under `fingercount.guard`, in a process group of its own: it and whatever it
+    starts end when we end, however we end (SIGKILL included), and `stop_process` stops them all."""
+    guarded = [sys.executable, "-m", "fingercount.guard", *command]
+    return subprocess.Popen(guarded, start_new_session=True, **popen)
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
-    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds."""
+    """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; a process that leads its
+    own group (a guarded one) takes the group with it: what is left there a few seconds after it
+    exits is killed."""
+    try:
+        leads_group = os.getpgid(process.pid) == process.pid != os.getpgrp()
+    except ProcessLookupError:
+        leads_group = False
     process.terminate()
     try:
         process.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+    if leads_group:
+        try:
+            wait_until(lambda: not _group_alive(process.pid), "process group exit", timeout=5)
+        except RuntimeError:
+            kill_group(process)
+
+
+def kill_group(process: subprocess.Popen[bytes]) -> None:
+    """SIGKILL to the group that `process` leads (a guarded one): it and all it started."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)
+
+
+def _group_alive(pgid: int) -> bool:
+    """Whether a live (not zombie) process is in group `pgid`: zombies wait for whoever reaps
+    orphans here, which may be slow to."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[2]) == pgid and fields[0] != "Z":
+            return True
+    return False

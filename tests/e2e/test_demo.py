@@ -14,8 +14,10 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 import pytest
 
+from fingercount.processes import port_free
 from tests.conftest import CONFIGS
 from tests.e2e.conftest import ConsoleLog, screenshot
 from tests.unit.training.test_tracking import free_port
@@ -46,7 +48,25 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 600
     raise AssertionError(f"{marker!r} not printed; output:\n{''.join(seen)[-3000:]}")
 
 
+def wait_until_serving(port: int, ui_port: int) -> None:
+    base = f"http://127.0.0.1:{port}"
+    for _ in range(300):
+        try:
+            if httpx.get(f"{base}/health", timeout=2).json()["model_loaded"]:
+                break
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    for _ in range(150):  # the MLflow UI on the same store
+        try:
+            if httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2).status_code == 200:
+                break
+        except httpx.HTTPError:
+            time.sleep(0.2)
+
+
 def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp_path: Path) -> None:
+    """A fresh store, INT8 export on (the config's default): the Ctrl-C that crashed on AMD EPYC."""
     root = tmp_path / "clone"
     root.mkdir()
     shutil.copytree(CONFIGS, root / "configs")
@@ -57,21 +77,10 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
         assert "2/4 training" in output
         assert "@production" in output
         base = f"http://127.0.0.1:{port}"
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=2).json()["model_loaded"]:
-                    break
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.2)
+        wait_until_serving(port, ui_port)
         current = httpx.get(f"{base}/models/current").json()["model"]
         assert "production" in current["aliases"]
-        for _ in range(150):  # the MLflow UI on the same store
-            try:
-                if httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        assert list(root.glob("**/model_openvino_int8/model.xml")), "the demo's config makes INT8 (export.int8)"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=5).status_code == 200
 
         page = browser.new_page()
@@ -82,12 +91,15 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
         page.wait_for_function("() => document.getElementById('finger-count').dataset.frameId !== ''", timeout=60000)
         assert page.text_content("#finger-count").strip().isdigit()
         screenshot(page, "demo-live")
-        page.close()
         assert console.errors == []
-    finally:
-        demo.send_signal(signal.SIGINT)  # Ctrl-C
+        demo.send_signal(signal.SIGINT)  # Ctrl-C while the Live page streams
         demo.wait(timeout=60)
-    assert demo.returncode == 0
+        page.close()
+    finally:
+        if demo.poll() is None:
+            demo.send_signal(signal.SIGINT)
+            demo.wait(timeout=60)
+    assert demo.returncode == 0, f"demo exited {demo.returncode} on Ctrl-C"
     with pytest.raises(httpx.HTTPError):
         httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=2)  # the MLflow UI stopped too
 
@@ -96,3 +108,16 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
     again.wait(timeout=60)
     assert "reusing version 1" in output
     assert again.returncode == 0
+
+    port, ui_port = free_port(), free_port()
+    killed = start_demo(root, port, ui_port)
+    read_until(killed, "MLflow UI:", timeout=300)
+    wait_until_serving(port, ui_port)
+    started = psutil.Process(killed.pid).children(recursive=True)
+    assert any("mlflow" in " ".join(child.cmdline()) for child in started)
+    killed.kill()  # SIGKILL: no handler, no goodbye
+    killed.wait()
+    _, alive = psutil.wait_procs(started, timeout=10)
+    assert not [child for child in alive if child.status() != psutil.STATUS_ZOMBIE], alive
+    assert port_free("127.0.0.1", port)
+    assert port_free("127.0.0.1", ui_port)

@@ -68,9 +68,9 @@ class OpenVinoEngine:
     name = "openvino"
 
     def __init__(self, xml: Path, imgsz: int, names: list[str], threads: int, precision: str = "f32") -> None:
-        import openvino as ov
+        from fingercount.inference.openvino_core import openvino_core
 
-        core = ov.Core()
+        core = openvino_core()
         config: dict[str, object] = {"PERFORMANCE_HINT": "LATENCY", "INFERENCE_NUM_THREADS": threads}
         # f32 by default: on CPUs with bf16 (AMX, AVX512-BF16) OpenVINO would lower the precision by
         # itself — about 2x faster, but scores move by ~1e-2 (OPENVINO_PRECISION=bf16 opts in).

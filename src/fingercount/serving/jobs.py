@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fingercount.errors import ConflictError, FingercountError, NotFoundError, TrainingUnavailableError
+from fingercount.processes import kill_group, start_guarded
 from fingercount.serving.model_manager import ModelManager
 from fingercount.settings import Settings
 
@@ -105,7 +106,7 @@ class TrainingJobs:
             if artifacts:
                 env["MLFLOW_ARTIFACT_ROOT"] = artifacts
             stderr = open(self.folder / f"{job.id}.log", "wb")  # noqa: SIM115  (closed by the watcher)
-            self._process = subprocess.Popen(command, stdout=stderr, stderr=subprocess.STDOUT, env=env)
+            self._process = start_guarded(command, stdout=stderr, stderr=subprocess.STDOUT, env=env)
             job.pid = self._process.pid
             self._job, self._cancelled = job, False
             threading.Thread(
@@ -131,7 +132,7 @@ class TrainingJobs:
                 try:
                     self._process.wait(timeout=CANCEL_GRACE)
                 except subprocess.TimeoutExpired:
-                    self._process.kill()
+                    kill_group(self._process)
 
     def _watch(self, job: Job, process: subprocess.Popen[bytes], progress: Path, output: Any) -> None:
         offset = 0
@@ -143,7 +144,7 @@ class TrainingJobs:
             if self._cancelled and cancel_deadline is None:
                 cancel_deadline = time.monotonic() + CANCEL_GRACE
             if cancel_deadline is not None and time.monotonic() > cancel_deadline:
-                process.kill()
+                kill_group(process)
             time.sleep(0.3)
         output.close()
         self._read_progress(job, progress, offset)

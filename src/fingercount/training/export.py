@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import warnings
+from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from fingercount.errors import FingercountError
@@ -40,7 +43,21 @@ def export_model(weights: Path, imgsz: int, out_dir: Path) -> dict[str, Path]:
 
 def quantize_openvino(xml: Path, images: list[Path], imgsz: int, out_dir: Path) -> Path:
     """An INT8 copy of an OpenVINO model, by NNCF post-training quantization on `images` (letterboxed
-    like serving does); the detection head stays f32, as in Ultralytics' own INT8 export."""
+    like serving does); the detection head stays f32, as in Ultralytics' own INT8 export.
+
+    Runs in a spawned child process: NNCF makes and drops OpenVINO Cores of its own, and a process
+    that did so out of order crashes on its next Ctrl-C (see `inference/openvino_core.py`); the
+    process that goes on to serve never loads NNCF.
+    """
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        try:
+            return pool.submit(_quantize, xml, images, imgsz, out_dir).result()
+        except BrokenProcessPool as exc:
+            raise ExportError(f"INT8 quantization of {xml} failed: its process died ({exc})") from exc
+
+
+def _quantize(xml: Path, images: list[Path], imgsz: int, out_dir: Path) -> Path:
     import cv2
     import nncf
     import openvino as ov

@@ -29,9 +29,9 @@ def calibration_images(data_yaml: Path, count: int) -> list[Path]:
 
 
 def bf16_available() -> bool:
-    import openvino as ov
+    from fingercount.inference.openvino_core import openvino_core
 
-    return "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    return "BF16" in openvino_core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
 
 
 def candidates(package: ModelPackage) -> list[str]:

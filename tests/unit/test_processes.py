@@ -1,0 +1,84 @@
+"""Processes the platform starts never outlive it: `start_guarded`, `stop_process` and the guard."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import psutil
+
+from fingercount.processes import start_guarded, stop_process, wait_until
+
+# A command that leaves a grandchild behind, as `mlflow server` leaves its uvicorn workers.
+TREE = ["sh", "-c", "sleep 300 & sleep 300"]
+
+
+def alive(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
+
+
+def descendants(pid: int) -> list[int]:
+    return [child.pid for child in psutil.Process(pid).children(recursive=True)]
+
+
+def test_the_guard_passes_the_command_s_exit_code_through() -> None:
+    guarded = start_guarded([sys.executable, "-c", "raise SystemExit(3)"])
+    assert guarded.wait(timeout=30) == 3
+
+
+def test_stop_process_stops_what_the_command_started() -> None:
+    guarded = start_guarded(TREE)
+    wait_until(lambda: len(descendants(guarded.pid)) >= 3, "guard, sh and two sleeps", timeout=10)
+    started = descendants(guarded.pid)
+    stop_process(guarded, timeout=10)
+    wait_until(lambda: not any(alive(pid) for pid in started), "every process of the tree gone", timeout=5)
+
+
+def test_a_parent_killed_with_sigkill_takes_the_tree_with_it(tmp_path: Path) -> None:
+    parent = subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(f"""
+            import time
+            from fingercount.processes import start_guarded
+            start_guarded({TREE!r})
+            print("started", flush=True)
+            time.sleep(300)
+        """)],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    assert parent.stdout is not None
+    assert parent.stdout.readline().strip() == "started"
+    wait_until(lambda: len(descendants(parent.pid)) >= 4, "guard, sh and two sleeps", timeout=10)
+    tree = descendants(parent.pid)
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    killed = time.monotonic()
+    wait_until(lambda: not any(alive(pid) for pid in tree), "every process of the tree gone", timeout=5)
+    assert time.monotonic() - killed < 5
+
+
+def test_sigint_reaches_the_command_through_the_guard(tmp_path: Path) -> None:
+    """A training job is cancelled with SIGINT so that it ends its MLflow run KILLED: it must get it."""
+    marker = tmp_path / "interrupted"
+    script = textwrap.dedent(f"""
+        import time
+        try:
+            print("ready", flush=True)
+            time.sleep(300)
+        except KeyboardInterrupt:
+            open({str(marker)!r}, "w").close()
+            raise SystemExit(130)
+    """)
+    guarded = start_guarded([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    assert guarded.stdout is not None
+    assert guarded.stdout.readline().strip() == "ready"
+    guarded.send_signal(signal.SIGINT)
+    assert guarded.wait(timeout=30) == 130
+    assert marker.exists()
