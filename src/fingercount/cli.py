@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
 from fingercount.config import MlflowConfig, SyntheticSourceConfig
 from fingercount.errors import ConfigError, FingercountError
@@ -74,8 +74,23 @@ def data_synth(
 
 @data_app.command("import")
 def data_import(
-    path: Annotated[Path, typer.Argument(help="A YOLO folder (images/ + labels/ [+ data.yaml]) or a COCO .json file.")],
-    format: Annotated[str, typer.Option("--format", help="auto, yolo or coco.")] = "auto",  # noqa: A002
+    path: Annotated[
+        Path,
+        typer.Argument(help="A YOLO folder (images/ + labels/ [+ data.yaml]), a Pascal VOC folder or a COCO .json."),
+    ],
+    format: Annotated[str, typer.Option("--format", help="auto, yolo, coco or voc.")] = "auto",  # noqa: A002
+    class_map: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--class-map",
+            help="NAME=COUNT or NAME=skip, once per class name the built-in mapping does not understand "
+            "(it knows 3, three, 3-hand, 3_fingers, fist…).",
+        ),
+    ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(help="Regular expression on file names whose first group names a session or person."),
+    ] = None,
     out: Annotated[Path, typer.Option(help="Prepared dataset folder.")] = Path("data/prepared"),
     config: Annotated[Path, typer.Option("--config", "-c", help="Data config (its preprocessing section).")] = (
         DATA_CONFIG
@@ -83,16 +98,29 @@ def data_import(
     training_config: TrainingConfigOption = TRAINING_CONFIG,
     quiet: QuietOption = False,
 ) -> None:
-    """Import a local dataset: validate, convert to YOLO and split it into OUT."""
+    """Import a local dataset: validate, map class names to counts, convert to YOLO and split it into OUT."""
+    from fingercount.config import SourceConfig, load_data_config
+    from fingercount.data.sources.classes import CountedSource
     from fingercount.data.sources.local import LocalSource
 
-    if format not in {"auto", "yolo", "coco"}:
-        raise typer.BadParameter("must be auto, yolo or coco", param_hint="--format")
-    from fingercount.config import load_data_config
-
+    if format not in {"auto", "yolo", "coco", "voc"}:
+        raise typer.BadParameter("must be auto, yolo, coco or voc", param_hint="--format")
+    mapping: dict[str, int | str] = {}
+    for entry in class_map or []:
+        name, sep, value = entry.rpartition("=")
+        if not sep or not name:
+            raise typer.BadParameter(f"{entry!r}: expected NAME=COUNT or NAME=skip", param_hint="--class-map")
+        mapping[name] = int(value) if value.strip().isdigit() else value.strip()
+    try:  # validated as a config's source would be
+        source = SourceConfig.model_validate(
+            {"type": "local", "local": {"path": path}, "class_map": mapping, "group": group}
+        )
+    except ValidationError as exc:
+        raise ConfigError(f"--class-map/--group: {exc.errors()[0]['msg']}") from None
     split = _split_settings(training_config)
     steps = load_data_config(config).preprocessing.steps()
-    _prepare(LocalSource(path, format).load(progress=not quiet), out, split, steps, quiet)
+    counted = CountedSource(LocalSource(path, format), dict(source.class_map), source.group)
+    _prepare(counted.load(progress=not quiet), out, split, steps, quiet)
 
 
 @data_app.command("download")

@@ -7,6 +7,7 @@ Every problem becomes one `ConfigError` line that names the file and the key, e.
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, TypeVar
 
@@ -51,8 +52,10 @@ class SyntheticSourceConfig(StrictModel):
 
 
 class LocalSourceConfig(StrictModel):
-    path: Path = Field(description="YOLO folder (images/ + labels/) or a COCO JSON file")
-    format: Literal["auto", "yolo", "coco"] = "auto"
+    path: Path = Field(description="YOLO folder (images/ + labels/), Pascal VOC folder (an XML per image) or COCO JSON")
+    format: Literal["auto", "yolo", "coco", "voc"] = Field(
+        "auto", description="auto: .json is COCO; a folder with XMLs and no labels/ is VOC; else YOLO"
+    )
     sequences: bool = Field(False, description="frames named like name_17.jpg are a sequence: kept in one split")
 
 
@@ -84,6 +87,26 @@ class SourceConfig(StrictModel):
     local: LocalSourceConfig | None = None
     picsellia: PicselliaSourceConfig = PicselliaSourceConfig()
     folders: FoldersSourceConfig | None = None
+    class_map: dict[str, Annotated[int, Field(ge=0, le=5)] | Literal["skip"]] = Field(
+        default_factory=dict,
+        description="class name -> finger count (0-5), or skip: images holding that class are left out "
+        "(thumbs_up, ok…); names the built-in mapping understands need no entry (3, three, 3-hand, fist…)",
+    )
+    group: str | None = Field(
+        None,
+        description="regular expression on the file name whose first group (or match) names a session or "
+        "person: no group straddles splits (e.g. '^(.+)_pic' )",
+    )
+
+    @field_validator("group")
+    @classmethod
+    def _group_compiles(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                re.compile(value)
+            except re.error as exc:
+                raise ValueError(f"not a regular expression: {exc}") from None
+        return value
 
     @model_validator(mode="after")
     def _needs_path(self) -> SourceConfig:

@@ -4,19 +4,21 @@ from __future__ import annotations
 
 import re
 
-_COUNT_PATTERNS = (
-    re.compile(r"^(\d)$"),
-    re.compile(r"^fingers?[-_ ]?(\d)$"),
-    re.compile(r"^(\d)[-_ ]?fingers?$"),
-)
+_WORDS = {"zero": 0, "fist": 0, "one": 1, "two": 2, "three": 3, "four": 4, "five": 5}
+# Words that say what is counted, not how many: "3_fingers", "finger-3", "0-hand", "hand_two".
+_NOUNS = {"finger", "fingers", "hand", "hands"}
+_TOKEN = re.compile(r"[a-z]+|\d+")
 
 
 def finger_count(class_name: str) -> int | None:
-    """Fingers shown by a hand of this class ("3", "finger-3", "3_fingers"), or None if unknown."""
-    name = class_name.strip().lower()
-    for pattern in _COUNT_PATTERNS:
-        match = pattern.match(name)
-        if match:
-            value = int(match.group(1))
-            return value if 0 <= value <= 5 else None
-    return None
+    """Fingers shown by a hand of this class, or None if the name says no count.
+
+    Understood: digits ("3"), words ("three", "zero", "fist"), either with "finger(s)" or "hand(s)"
+    before or after ("finger-3", "3_fingers", "0-hand", "five fingers"); counts 0 to 5.
+    """
+    tokens = [token for token in _TOKEN.findall(class_name.strip().lower()) if token not in _NOUNS]
+    if len(tokens) != 1:
+        return None
+    (token,) = tokens
+    value = int(token) if token.isdigit() else _WORDS.get(token)
+    return value if value is not None and 0 <= value <= 5 else None

@@ -85,7 +85,7 @@ def _check_boxes(boxes: tuple[Box, ...], n_classes: int) -> tuple[tuple[Box, ...
 def validate(sample: RawSample, n_classes: int) -> ValidSample | Skipped:
     """A usable sample, or why it is skipped. Never raises for bad data."""
     if sample.problem:
-        return Skipped(sample.name, "unreadable_label", sample.problem)
+        return Skipped(sample.name, sample.problem_reason, sample.problem)
     if sample.boxes is None:
         return Skipped(sample.name, "unlabeled", "no label file or annotation for this image")
     if not sample.boxes:
@@ -110,16 +110,22 @@ def assign_splits(
 ) -> tuple[dict[str, list[ValidSample]], list[Skipped]]:
     """Stratified, seeded, order-independent split; each split near its ratio.
 
-    The unit dealt out is an image, or a block of SEQUENCE_BLOCK neighbouring frames of a sequence
-    (near-identical video frames must not straddle train and test). Units are grouped by class
+    The unit dealt out is a whole group (a session or person, the source's `group` pattern), else a
+    block of SEQUENCE_BLOCK neighbouring frames of a sequence (near-identical video frames must not
+    straddle train and test), else an image. Units are grouped by class
     composition, shuffled by a seeded hash of their content, then dealt out in that order to
     whichever split is furthest below its target share. Frames of a val/test block within
     GUARD_FRAMES of a train frame are left out (listed), so no test frame has a training neighbour.
     """
     units: dict[tuple[str, ...], list[ValidSample]] = {}
     for item in samples:
-        sequence = item.sample.sequence
-        key = (sequence[0], str(sequence[1] // SEQUENCE_BLOCK)) if sequence else (item.image_hash,)
+        sequence, group = item.sample.sequence, item.sample.group
+        if group is not None:
+            key: tuple[str, ...] = ("group", group)
+        elif sequence:
+            key = (sequence[0], str(sequence[1] // SEQUENCE_BLOCK))
+        else:
+            key = (item.image_hash,)
         units.setdefault(key, []).append(item)
 
     def shuffle_key(unit: list[ValidSample]) -> tuple[str, str]:
@@ -132,7 +138,12 @@ def assign_splits(
     # a 30-frame block would rarely be the one that fits a small val/test deficit.
     tallies: dict[str, dict[str, int]] = {}
     for unit in sorted(units.values(), key=shuffle_key):
-        family = f"block:{shuffle_key(unit)[0]}" if unit[0].sample.sequence else "image"
+        if unit[0].sample.group is not None:
+            family = "group"  # few and large: dealt by size alone, not per class composition
+        elif unit[0].sample.sequence:
+            family = f"block:{shuffle_key(unit)[0]}"
+        else:
+            family = "image"
         tally = tallies.setdefault(family, {"dealt": 0, **{name: 0 for name in SPLITS}})
         tally["dealt"] += len(unit)
         chosen = max(SPLITS, key=lambda name: ratios[name] * tally["dealt"] - tally[name])
@@ -220,12 +231,26 @@ def prepare(
         manifest = _write(tmp, dataset, splits, ratios, seed, progress, pipeline.names if pipeline else [])
         report = {
             "source": dataset.description,
+            "split_unit": split_unit(valid),
             "skipped": [vars(s) for s in skipped],
             "kept": sum(len(items) for items in splits.values()),
             "preprocessing": {"steps": pipeline.names if pipeline else [], "images_changed": changed},
         }
         (tmp / REPORT).write_text(json.dumps(report, indent=2, sort_keys=True, ensure_ascii=False))
     return PrepareResult(out, manifest, skipped)
+
+
+def split_unit(samples: list[ValidSample]) -> str:
+    """What kept images together in the split, in words (report.json says it)."""
+    grouped = sum(item.sample.group is not None for item in samples)
+    sequenced = sum(item.sample.group is None and item.sample.sequence is not None for item in samples)
+    alone = len(samples) - grouped - sequenced
+    parts = [
+        *([f"{grouped} images by group (no group straddles splits)"] if grouped else []),
+        *([f"{sequenced} frames in blocks of {SEQUENCE_BLOCK} per sequence"] if sequenced else []),
+        *([f"{alone} images at random (nothing groups them)"] if alone else []),
+    ]
+    return "; ".join(parts)
 
 
 def _first(skipped: list[Skipped]) -> str:

@@ -34,4 +34,6 @@ def _one_source(source: SourceConfig, raw_dir: Path) -> DatasetSource:
         "picsellia": source.picsellia.model_dump(),
         "folders": {"cache_dir": raw_dir, **source.folders.model_dump()} if source.folders else {},
     }
-    return get_source(source.type)(**settings[source.type])
+    from fingercount.data.sources.classes import CountedSource
+
+    return CountedSource(get_source(source.type)(**settings[source.type]), dict(source.class_map), source.group)

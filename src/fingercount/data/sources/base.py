@@ -29,9 +29,12 @@ class RawSample:
     name: str  # unique, stable name relative to the source (no directories)
     boxes: tuple[Box, ...] | None  # None: the image has no label at all
     problem: str | None = None  # a label the source could not parse
+    problem_reason: str = "unreadable_label"  # the reason report.json lists it under
     # Frames of one video-like sequence: (sequence id, frame number). Neighbouring frames are
     # near-identical, so preparation keeps them in one split (see prepare.assign_splits).
     sequence: tuple[str, int] | None = None
+    # A session or person (the source's `group` pattern): all its images go to one split.
+    group: str | None = None
 
 
 @dataclass

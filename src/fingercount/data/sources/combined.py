@@ -33,6 +33,11 @@ class CombinedSource:
                 if sample.boxes is not None:  # an id outside the source's classes is kept as -1: reported, not lost
                     boxes = tuple(replace(box, class_id=remap.get(box.class_id, -1)) for box in sample.boxes)
                 sequence = (f"{label}{SEPARATOR}{sample.sequence[0]}", sample.sequence[1]) if sample.sequence else None
-                samples.append(replace(sample, name=f"{label}{SEPARATOR}{sample.name}", boxes=boxes, sequence=sequence))
+                group = f"{label}{SEPARATOR}{sample.group}" if sample.group else None
+                samples.append(
+                    replace(
+                        sample, name=f"{label}{SEPARATOR}{sample.name}", boxes=boxes, sequence=sequence, group=group
+                    )
+                )
         description = {"source": "combined", "parts": {label: dataset.description for label, dataset in loaded.items()}}
         return RawDataset(names, samples, description)

@@ -1,4 +1,5 @@
-"""Import a local dataset: a YOLO folder (images/ + labels/ [+ data.yaml]) or a COCO JSON file."""
+"""Import a local dataset: a YOLO folder (images/ + labels/ [+ data.yaml]), a COCO JSON file, or a
+Pascal VOC folder (an XML per image; `voc.py`)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from typing import Any, ClassVar
 import yaml
 
 from fingercount.data.sources.base import Box, RawDataset, RawSample, register_source
+from fingercount.data.sources.voc import read_voc_folder, voc_folders
 from fingercount.errors import DatasetError
 from fingercount.files import image_files
 
@@ -141,8 +143,11 @@ class LocalSource:
         if self.format == "coco" or (self.format == "auto" and self.path.suffix.lower() == ".json"):
             return read_coco(self.path)
         if not self.path.is_dir():
-            raise DatasetError(f"{self.path}: expected a YOLO folder or a COCO .json file")
-        dataset = read_yolo_folder(self.path)
+            raise DatasetError(f"{self.path}: expected a YOLO folder, a Pascal VOC folder or a COCO .json file")
+        is_voc = self.format == "voc" or (
+            self.format == "auto" and not (self.path / "labels").is_dir() and voc_folders(self.path) is not None
+        )
+        dataset = read_voc_folder(self.path) if is_voc else read_yolo_folder(self.path)
         if self.sequences:
             from fingercount.data.sources.folders import sequence_of
 
