@@ -91,6 +91,16 @@ def data_import(
         str | None,
         typer.Option(help="Regular expression on file names whose first group names a session or person."),
     ] = None,
+    verify: Annotated[
+        str, typer.Option(help="teacher: check each labelled hand with the hand-landmark teacher; none: don't.")
+    ] = "none",
+    on_disagree: Annotated[
+        str, typer.Option(help="With --verify teacher: leave_out the image of a hand counted otherwise, or relabel it.")
+    ] = "leave_out",
+    disagree_by: Annotated[
+        int,
+        typer.Option(help="With --verify teacher: fingers the teacher's count must differ by (it is often one off)."),
+    ] = 2,
     out: Annotated[Path, typer.Option(help="Prepared dataset folder.")] = Path("data/prepared"),
     config: Annotated[Path, typer.Option("--config", "-c", help="Data config (its preprocessing section).")] = (
         DATA_CONFIG
@@ -112,14 +122,21 @@ def data_import(
             raise typer.BadParameter(f"{entry!r}: expected NAME=COUNT or NAME=skip", param_hint="--class-map")
         mapping[name] = int(value) if value.strip().isdigit() else value.strip()
     try:  # validated as a config's source would be
-        source = SourceConfig.model_validate(
-            {"type": "local", "local": {"path": path}, "class_map": mapping, "group": group}
-        )
+        settings = {
+            "type": "local", "local": {"path": path}, "class_map": mapping, "group": group,
+            "verify": verify, "on_disagree": on_disagree, "disagree_by": disagree_by,
+        }  # fmt: skip
+        source = SourceConfig.model_validate(settings)
     except ValidationError as exc:
-        raise ConfigError(f"--class-map/--group: {exc.errors()[0]['msg']}") from None
+        problem = exc.errors()[0]
+        raise ConfigError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
     split = _split_settings(training_config)
-    steps = load_data_config(config).preprocessing.steps()
-    counted = CountedSource(LocalSource(path, format), dict(source.class_map), source.group)
+    data_config = load_data_config(config)
+    counted = CountedSource(
+        LocalSource(path, format), dict(source.class_map), source.group, source.verify, source.on_disagree,
+        data_config.raw_dir, source.disagree_by,
+    )  # fmt: skip
+    steps = data_config.preprocessing.steps()
     _prepare(counted.load(progress=not quiet), out, split, steps, quiet)
 
 
@@ -168,6 +185,8 @@ def _prepare(
     result = prepare(dataset, out, split.split_ratios.as_dict(), split.seed, progress=not quiet, pipeline=pipeline)
     sizes = ", ".join(f"{name} {info['images']}" for name, info in result.manifest["splits"].items())
     typer.echo(f"prepared {out}: {sizes}; skipped {len(result.skipped)} (see {out / 'report.json'})")
+    for note in dataset.notes:
+        typer.echo(f"  {note}")
     for item in result.skipped[:10]:
         typer.echo(f"  skipped {item.file}: {item.reason} ({item.detail})", err=True)
     if len(result.skipped) > 10:

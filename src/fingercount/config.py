@@ -92,6 +92,15 @@ class SourceConfig(StrictModel):
         description="class name -> finger count (0-5), or skip: images holding that class are left out "
         "(thumbs_up, ok…); names the built-in mapping understands need no entry (3, three, 3-hand, fist…)",
     )
+    verify: Literal["none", "teacher"] = Field(
+        "none", description="teacher: each labelled hand is checked by the hand-landmark teacher (`label` extra)"
+    )
+    on_disagree: Literal["leave_out", "relabel"] = Field(
+        "leave_out", description="verify: a hand the teacher counts otherwise leaves its image out, or is relabelled"
+    )
+    disagree_by: int = Field(
+        2, ge=1, le=5, description="verify: fingers the teacher's count must differ by (it is often one off)"
+    )
     group: str | None = Field(
         None,
         description="regular expression on the file name whose first group (or match) names a session or "

@@ -232,6 +232,7 @@ def prepare(
         report = {
             "source": dataset.description,
             "split_unit": split_unit(valid),
+            "notes": dataset.notes,
             "skipped": [vars(s) for s in skipped],
             "kept": sum(len(items) for items in splits.values()),
             "preprocessing": {"steps": pipeline.names if pipeline else [], "images_changed": changed},

@@ -12,13 +12,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
 from collections import Counter
 from collections.abc import Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -131,33 +129,16 @@ def label_folder(
     return report
 
 
-_worker_teacher: Any = None
-
-
 def _outcomes(jobs: list[Job], workers: int) -> Iterator[dict[str, Any]]:
-    """Each job's outcome, in order; a pool of spawned processes (never forked from a torch process)."""
-    if workers <= 1 or len(jobs) < 64:
-        _start_worker()
-        try:
-            yield from map(_label_job, jobs)
-        finally:
-            _worker_teacher.close()
-        return
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(workers, mp_context=context, initializer=_start_worker) as pool:
-        yield from pool.map(_label_job, jobs, chunksize=16)
+    """Each job's outcome, in order."""
+    from fingercount.labeling.pool import teacher_map
+
+    return teacher_map(_label_job, jobs, workers)
 
 
-def _start_worker() -> None:
-    from fingercount.labeling.teacher import HandTeacher
-
-    global _worker_teacher  # one teacher per process: loading the model takes ~100 ms
-    _worker_teacher = HandTeacher()
-
-
-def _label_job(job: Job) -> dict[str, Any]:
+def _label_job(teacher: Any, job: Job) -> dict[str, Any]:
     photo, truth, on_mismatch = job
-    return _label_one(_worker_teacher, photo, truth, on_mismatch)
+    return _label_one(teacher, photo, truth, on_mismatch)
 
 
 def _label_one(teacher: Any, photo: Path, truth: int | None, on_mismatch: OnMismatch) -> dict[str, Any]:

@@ -36,4 +36,12 @@ def _one_source(source: SourceConfig, raw_dir: Path) -> DatasetSource:
     }
     from fingercount.data.sources.classes import CountedSource
 
-    return CountedSource(get_source(source.type)(**settings[source.type]), dict(source.class_map), source.group)
+    return CountedSource(
+        get_source(source.type)(**settings[source.type]),
+        dict(source.class_map),
+        source.group,
+        source.verify,
+        source.on_disagree,
+        raw_dir,
+        source.disagree_by,
+    )

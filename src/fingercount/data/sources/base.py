@@ -42,6 +42,7 @@ class RawDataset:
     class_names: list[str]
     samples: list[RawSample]
     description: dict[str, Any] = field(default_factory=dict)  # for lineage (source, version…)
+    notes: list[str] = field(default_factory=list)  # one line each for the user (printed, in report.json)
 
 
 class DatasetSource(Protocol):

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import replace
-from typing import ClassVar
+from pathlib import Path
+from typing import ClassVar, Literal
 
 from fingercount.counting import finger_count
 from fingercount.data.sources.base import DatasetSource, RawDataset
@@ -61,7 +62,7 @@ def to_counts(dataset: RawDataset, class_map: dict[str, int | str]) -> RawDatase
             samples.append(sample)
     renamed = {name: value for name, value in counts.items() if str(value) != name}
     description = {**dataset.description, **({"class_map": renamed} if renamed else {})}
-    return RawDataset(names, samples, description)
+    return RawDataset(names, samples, description, dataset.notes)
 
 
 def with_groups(dataset: RawDataset, pattern: str) -> RawDataset:
@@ -72,17 +73,39 @@ def with_groups(dataset: RawDataset, pattern: str) -> RawDataset:
         match = compiled.search(sample.name)
         group = (match.group(1) if compiled.groups else match.group(0)) if match else None
         samples.append(replace(sample, group=group or f"(no match) {pattern}"))
-    return RawDataset(dataset.class_names, samples, {**dataset.description, "group": pattern})
+    return RawDataset(dataset.class_names, samples, {**dataset.description, "group": pattern}, dataset.notes)
 
 
 class CountedSource:
-    """A source whose classes come out as counts (and files in groups, when a pattern is given)."""
+    """A source whose classes come out as counts, its labels checked by the teacher (`verify`), and
+    its files in groups (`group`)."""
 
     name: ClassVar[str] = "counted"
 
-    def __init__(self, source: DatasetSource, class_map: dict[str, int | str], group: str | None = None) -> None:
+    def __init__(
+        self,
+        source: DatasetSource,
+        class_map: dict[str, int | str],
+        group: str | None = None,
+        verify: Literal["none", "teacher"] = "none",
+        on_disagree: Literal["leave_out", "relabel"] = "leave_out",
+        cache_dir: Path = Path("data/raw"),
+        disagree_by: int = 2,
+    ) -> None:
         self.source, self.class_map, self.group = source, class_map, group
+        self.verify, self.on_disagree, self.cache_dir, self.disagree_by = (
+            verify,
+            on_disagree,
+            Path(cache_dir),
+            disagree_by,
+        )
 
     def load(self, progress: bool = True) -> RawDataset:
         dataset = to_counts(self.source.load(progress), self.class_map)
+        if self.verify == "teacher":
+            from fingercount.labeling.verify import verify_with_teacher
+
+            dataset = verify_with_teacher(
+                dataset, self.on_disagree, self.cache_dir, progress, disagree_by=self.disagree_by
+            )
         return with_groups(dataset, self.group) if self.group else dataset

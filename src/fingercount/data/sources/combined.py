@@ -40,4 +40,5 @@ class CombinedSource:
                     )
                 )
         description = {"source": "combined", "parts": {label: dataset.description for label, dataset in loaded.items()}}
-        return RawDataset(names, samples, description)
+        notes = [f"{label}: {note}" for label, dataset in loaded.items() for note in dataset.notes]
+        return RawDataset(names, samples, description, notes)
