@@ -6,6 +6,7 @@ Built by the CLI callback or `create_app()`, never at import time.
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -99,3 +100,5 @@ def quiet_third_parties() -> None:
     os.environ.setdefault("YOLO_OFFLINE", "true")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_VERBOSE", "false")
+    # MLflow asks for type hints on every pyfunc it logs; our model's input is a DataFrame of images.
+    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*", category=UserWarning)

@@ -20,6 +20,7 @@ import numpy as np
 
 from fingercount.errors import FingercountError
 from fingercount.labeling.fingers import count_raised, raised_fingers
+from fingercount.labeling.native_logs import quiet_native_logs
 
 MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
 INSTALL_HINT = "pip install 'fingercount[label]'  (MediaPipe and the hand-landmark model)"
@@ -120,7 +121,8 @@ class HandTeacher:
             min_hand_detection_confidence=min_score,
             min_hand_presence_confidence=min_score,
         )
-        self._landmarker = vision.HandLandmarker.create_from_options(options)
+        with quiet_native_logs():
+            self._landmarker = vision.HandLandmarker.create_from_options(options)
         self.max_hands = max_hands
         self.min_score = min_score
 
@@ -139,7 +141,8 @@ class HandTeacher:
         else:
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         height, width = rgb.shape[:2]
-        result = self._landmarker.detect(mp.Image(mp.ImageFormat.SRGB, np.ascontiguousarray(rgb)))
+        with quiet_native_logs():
+            result = self._landmarker.detect(mp.Image(mp.ImageFormat.SRGB, np.ascontiguousarray(rgb)))
         hands = []
         for image_points, world_points, handedness in zip(
             result.hand_landmarks, result.hand_world_landmarks, result.handedness, strict=True
@@ -159,7 +162,8 @@ class HandTeacher:
         return hands
 
     def close(self) -> None:
-        self._landmarker.close()
+        with quiet_native_logs():
+            self._landmarker.close()
 
     def __enter__(self) -> HandTeacher:
         return self
