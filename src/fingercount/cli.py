@@ -283,21 +283,34 @@ def serve_command(
     uvicorn.run(create_app(_settings()), host=host, port=port, log_level=log_level)
 
 
+DEMO_CONFIG = Path("configs/demo_config.yaml")
+DEMO_SCRATCH_CONFIG = Path("configs/demo_scratch_config.yaml")
+
+
 @app.command("demo")
 def demo_command(
-    config: Annotated[Path, typer.Option("--config", "-t", help="Training config of the demo.")] = Path(
-        "configs/demo_config.yaml"
-    ),
+    config: Annotated[Path, typer.Option("--config", "-t", help="Training config of the demo.")] = DEMO_CONFIG,
     fresh: Annotated[bool, typer.Option("--fresh", help="Retrain even if this config was trained already.")] = False,
     host: Annotated[str, typer.Option(help="Interface for the dashboard and the MLflow UI.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard and API port.")] = 8000,
     ui_port: Annotated[int, typer.Option(min=1, max=65535, help="MLflow UI port.")] = 5000,
     serve: Annotated[bool, typer.Option(help="Start the dashboard and MLflow UI at the end.")] = True,
+    from_scratch: Annotated[
+        bool,
+        typer.Option(
+            "--from-scratch",
+            help="Train from scratch instead of fine-tuning the shipped checkpoint (with the default config: "
+            "configs/demo_scratch_config.yaml, drawn hands and one person's photos, ~15 min).",
+        ),
+    ] = False,
 ) -> None:
-    """The whole loop on CPU: synthetic data, training, evaluation, registry, then dashboard + MLflow UI."""
+    """The whole loop on CPU: data, training (fine-tuning the shipped checkpoint), evaluation, registry,
+    then dashboard + MLflow UI."""
     from fingercount.demo import run_demo
 
-    run_demo(config, fresh, host, port, ui_port, serve)
+    if from_scratch and config == DEMO_CONFIG:
+        config = DEMO_SCRATCH_CONFIG
+    run_demo(config, fresh, host, port, ui_port, serve, from_scratch)
 
 
 models_app = typer.Typer(help="The model registry: list, describe and promote versions.", no_args_is_help=True)
@@ -560,6 +573,19 @@ def models_list() -> None:
                 f" mAP50-95 {tags.get('test/mAP50-95', '-'):<8} count acc {tags.get('test/count_accuracy', '-')}"
                 + "".join(f"  {name} {value}" for name, value in eval_set_accuracies(tags).items())
             )
+
+
+@models_app.command("checkpoints")
+def models_checkpoints() -> None:
+    """The checkpoints shipped with fingercount (start a training from one with `model.weights: NAME`)."""
+    from fingercount.checkpoints import card, shipped
+
+    for name in shipped():
+        about = card(name)
+        figures = "  ".join(f"{set_name} {value:.1%}" for set_name, value in about.get("count_accuracy", {}).items())
+        typer.echo(f"{name}  {about['architecture']} {about['imgsz']} px  {figures}")
+    if not shipped():
+        typer.echo("no checkpoint is shipped with this install")
 
 
 @models_app.command("describe")

@@ -175,7 +175,9 @@ class ModelConfig(StrictModel):
     architecture: str = "yolo11n"
     pretrained: bool = False
     weights: str | None = Field(
-        None, description="start from: a local .pt, or a registered version (models:/NAME@ALIAS, models:/NAME/VERSION)"
+        None,
+        description="start from: a shipped checkpoint by name (`fingercount models checkpoints`), a local .pt, "
+        "or a registered version (models:/NAME@ALIAS, models:/NAME/VERSION)",
     )
 
     @property

@@ -51,11 +51,11 @@ def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, 
     notes, kept = [], []
     for source in data.extra_sources:
         problem = None
-        if source.folders is not None:
-            if not source.folders.path.is_dir():
-                problem = f"{source.folders.path} is not on this machine"
-            else:
-                problem = unavailable_reason()
+        path = source.folders.path if source.folders else source.local.path if source.local else None
+        if path is not None and not path.exists():
+            problem = f"{path} is not on this machine"
+        elif source.folders is not None or source.verify == "teacher":
+            problem = unavailable_reason()
         if problem:
             notes.append(f"real photos ({source.label}) left out: {problem}")
         else:
@@ -76,11 +76,15 @@ def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, 
     return config, data.model_copy(update={"extra_sources": kept}), notes
 
 
-def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int, serve: bool = True) -> dict[str, Any]:
+def run_demo(
+    config_path: Path, fresh: bool, host: str, port: int, ui_port: int, serve: bool = True, from_scratch: bool = False
+) -> dict[str, Any]:
     from fingercount.registry import Registry
     from fingercount.training.trainer import TrainEnvironment, config_key, prepare_dataset, train
 
     config, data_config, notes = available_data(load_training_config(config_path))
+    if from_scratch:
+        config = config.model_copy(update={"model": config.model.model_copy(update={"weights": None})})
     settings = Settings()
     if serve:
         for wanted, flag in ((port, "--port"), (ui_port, "--ui-port")):
@@ -99,8 +103,10 @@ def run_demo(config_path: Path, fresh: bool, host: str, port: int, ui_port: int,
     if version is not None:
         typer.echo(f"2/4 training: reusing version {version} trained from this config and data (--fresh retrains)")
     else:
+        start = f"from the shipped checkpoint {config.model.weights}" if config.model.weights else "from scratch"
         typer.echo(
-            f"2/4 training {config.model.architecture} for {config.training.epochs} epochs on CPU (progress below)"
+            f"2/4 training {config.model.architecture} {start} for {config.training.epochs} epochs on CPU "
+            "(progress below)"
         )
         result = train(config, TrainEnvironment.from_settings(settings), config_path=config_path, prepared=prepared)
         version = result.model_version

@@ -3,6 +3,9 @@
 The guard leads a process group of its own (started with `start_new_session`), and COMMAND and
 everything COMMAND starts live in it. The guard:
 - forwards SIGINT, SIGTERM and SIGHUP to COMMAND (a graceful stop stays graceful);
+- takes COMMAND with it if the guard itself is killed: COMMAND gets SIGTERM when the guard dies
+  (PR_SET_PDEATHSIG, safe here: the guard has one thread, so "the thread that started it exited"
+  means "the guard exited");
 - when its parent dies, however it died (SIGKILL included), sends COMMAND SIGTERM, and SIGKILL to the
   whole group after a grace period. It polls its parent id rather than using PR_SET_PDEATHSIG,
   which fires when the *thread* that started the child exits (a server's worker thread does);
@@ -23,6 +26,7 @@ import time
 
 GRACE_SECONDS = 10.0
 POLL_SECONDS = 0.2
+PR_SET_PDEATHSIG = 1
 
 
 def _stop_group(sig: int) -> None:
@@ -32,9 +36,17 @@ def _stop_group(sig: int) -> None:
         os.killpg(os.getpgrp(), sig)
 
 
+def _die_with_the_guard() -> None:
+    """In COMMAND, before it starts: SIGTERM when the guard dies (Linux; elsewhere a no-op)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
 def run(command: list[str]) -> int:
     parent = os.getppid()
-    child = subprocess.Popen(command)
+    child = subprocess.Popen(command, preexec_fn=_die_with_the_guard)
 
     def forward(signum: int, _frame: object) -> None:
         child.send_signal(signum)

@@ -52,6 +52,21 @@ def start_guarded(command: list[str], **popen: Any) -> subprocess.Popen[bytes]:
     return subprocess.Popen(guarded, start_new_session=True, **popen)
 
 
+def guarded_pid(process: subprocess.Popen[bytes], timeout: float = 10.0) -> int:
+    """The pid of the command a guard runs (the guard's own pid if it has not started one in time)."""
+    children = Path(f"/proc/{process.pid}/task/{process.pid}/children")
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            started = children.read_text().split()
+        except OSError:
+            break
+        if started:
+            return int(started[0])
+        time.sleep(0.01)
+    return process.pid
+
+
 def stop_process(process: subprocess.Popen[bytes], timeout: float = 20.0) -> None:
     """SIGTERM, then SIGKILL if it has not exited within `timeout` seconds; a process that leads its
     own group (a guarded one) takes the group with it: what is left there a few seconds after it

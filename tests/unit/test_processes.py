@@ -82,3 +82,16 @@ def test_sigint_reaches_the_command_through_the_guard(tmp_path: Path) -> None:
     guarded.send_signal(signal.SIGINT)
     assert guarded.wait(timeout=30) == 130
     assert marker.exists()
+
+
+def test_a_guard_killed_with_sigkill_takes_its_command_with_it() -> None:
+    """Someone SIGKILLs the guard itself (a test, an operator): its command must not train on alone."""
+    from fingercount.processes import guarded_pid
+
+    guarded = start_guarded([sys.executable, "-c", "import time; time.sleep(300)"])
+    command = guarded_pid(guarded)
+    assert command != guarded.pid, "the guard started no command within 10 s"
+    assert psutil.Process(command).ppid() == guarded.pid
+    os.kill(guarded.pid, signal.SIGKILL)
+    guarded.wait()
+    wait_until(lambda: not alive(command), "the command gone with its guard", timeout=5)

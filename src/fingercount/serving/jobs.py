@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from fingercount.errors import ConflictError, FingercountError, NotFoundError, TrainingUnavailableError
-from fingercount.processes import kill_group, start_guarded
+from fingercount.processes import guarded_pid, kill_group, start_guarded
 from fingercount.serving.model_manager import ModelManager
 from fingercount.settings import Settings
 
@@ -107,7 +107,7 @@ class TrainingJobs:
                 env["MLFLOW_ARTIFACT_ROOT"] = artifacts
             stderr = open(self.folder / f"{job.id}.log", "wb")  # noqa: SIM115  (closed by the watcher)
             self._process = start_guarded(command, stdout=stderr, stderr=subprocess.STDOUT, env=env)
-            job.pid = self._process.pid
+            job.pid = guarded_pid(self._process)  # the training process, not its guard
             self._job, self._cancelled = job, False
             threading.Thread(
                 target=self._watch, args=(job, self._process, progress, stderr), name=f"job-{job.id}", daemon=True

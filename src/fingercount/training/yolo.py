@@ -46,8 +46,15 @@ def model_source(config: TrainingConfig) -> str:
     """What to hand to `YOLO(...)`: an architecture YAML (scratch) or a weights file."""
     stem = ARCHITECTURES[config.model.architecture]
     if config.model.weights is not None:
+        from fingercount.checkpoints import checkpoint_path, shipped
+
+        if config.model.weights in shipped():
+            return str(checkpoint_path(config.model.weights))
         if not Path(config.model.weights).is_file():
-            raise ConfigError(f"model.weights: {config.model.weights} does not exist")
+            names = ", ".join(shipped()) or "none"
+            raise ConfigError(
+                f"model.weights: {config.model.weights} is neither a file nor a shipped checkpoint ({names})"
+            )
         return str(config.model.weights)
     if not config.model.pretrained:
         return f"{stem}.yaml"

@@ -1,0 +1,58 @@
+"""The shipped checkpoint matches its card, loads, and is what `model.weights: NAME` trains from."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+import pytest
+
+from fingercount import checkpoints
+from fingercount.config import TrainingConfig
+from fingercount.errors import ConfigError
+from fingercount.training.yolo import model_source
+from tests.conftest import run_cli
+
+
+def test_a_checkpoint_is_shipped_and_matches_its_card() -> None:
+    names = checkpoints.shipped()
+    assert names, "no checkpoint shipped in src/fingercount/checkpoints"
+    for name in names:
+        card = checkpoints.card(name)
+        weights = checkpoints.FOLDER / f"{name}.pt"
+        assert hashlib.sha256(weights.read_bytes()).hexdigest() == card["sha256"]
+        assert {"command", "config", "data", "count_accuracy", "teacher_count_accuracy"} <= set(card)
+        assert all(part["licence"] for part in card["data"])
+        assert (checkpoints.FOLDER / "README.md").read_text().count(card["sha256"]) == 1
+
+
+def test_the_shipped_checkpoint_loads_with_count_classes() -> None:
+    from ultralytics import YOLO
+
+    for name in checkpoints.shipped():
+        model = YOLO(str(checkpoints.checkpoint_path(name)), task="detect")
+        assert list(model.names.values()) == [str(count) for count in range(6)]
+
+
+def test_model_weights_by_name_resolves_and_a_tampered_file_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    name = checkpoints.shipped()[0]
+    config = TrainingConfig.model_validate({"model": {"weights": name}})
+    assert Path(model_source(config)) == checkpoints.FOLDER / f"{name}.pt"
+    for suffix in (".pt", ".json"):
+        shutil.copy(checkpoints.FOLDER / f"{name}{suffix}", tmp_path / f"{name}{suffix}")
+    with (tmp_path / f"{name}.pt").open("ab") as weights:
+        weights.write(b"\0")
+    monkeypatch.setattr(checkpoints, "FOLDER", tmp_path)
+    with pytest.raises(ConfigError, match="sha256"):
+        model_source(config)
+    with pytest.raises(ConfigError, match="neither a file nor a shipped checkpoint"):
+        model_source(TrainingConfig.model_validate({"model": {"weights": "no-such-checkpoint"}}))
+
+
+def test_cli_lists_the_shipped_checkpoints(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    code, printed, _ = run_cli(["models", "checkpoints"], monkeypatch, capsys)
+    assert code == 0
+    assert all(name in printed for name in checkpoints.shipped())
