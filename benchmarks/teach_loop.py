@@ -69,7 +69,7 @@ def accuracy(registry: Registry, version: str, truth: dict[Path, int]) -> float:
 
 def train_parent(env: TrainEnvironment, epochs: int) -> str:
     """Drawn hands only (the demo's recipe without the real photos), promoted to @production."""
-    config = load_training_config(Path("configs/demo_config.yaml"))
+    config = load_training_config(Path("configs/demo_scratch_config.yaml"))
     data = load_data_config(config.dataset.config).model_copy(update={"extra_sources": []})
     data_path = Path("configs/bench_parent_data.yaml")
     import yaml

@@ -92,8 +92,13 @@ def run_demo(
                 raise ConfigError(f"port {wanted} is in use: stop what uses it or pass {flag} with a free port")
     registry = Registry(settings.tracking_uri(), settings.model_cache_dir).check()
     started = time.perf_counter()
-    real = [source.label for source in data_config.extra_sources if source.type == "folders"]
-    what = f"drawn hands + real photos ({', '.join(real)}, boxed by the teacher)" if real else "drawn hands"
+    real = [
+        f"{source.label}, boxed by the teacher" if source.type == "folders"
+        else f"{source.label}, checked by the teacher" if source.verify == "teacher"
+        else source.label
+        for source in data_config.extra_sources
+    ]  # fmt: skip
+    what = f"drawn hands + real photos ({'; '.join(real)})" if real else "drawn hands"
     typer.echo(f"1/4 dataset: {what}; generated and labelled once (cached), then split")
     for note in notes:
         typer.echo(f"   note: {note}; training on drawn hands alone counts real fingers poorly")

@@ -75,7 +75,12 @@ def test_demo_without_real_photos_drops_them_and_says_so(tmp_path: Path) -> None
 
 
 def test_shipped_demo_points_at_the_shared_real_photos() -> None:
-    config = load_training_config(CONFIGS / "demo_config.yaml")
-    data = yaml.safe_load((CONFIGS / "demo_data.yaml").read_text())
-    assert (CONFIGS.parent / data["extra_sources"][0]["folders"]["path"]).resolve() == REAL_HANDS.resolve()
-    assert config.evaluation.teacher
+    shared = REAL_HANDS.parent
+    for name in ("demo_config.yaml", "demo_scratch_config.yaml"):
+        config = load_training_config(CONFIGS / name)
+        data = yaml.safe_load((CONFIGS / config.dataset.config.name).read_text())
+        for source in data["extra_sources"]:
+            path = (source.get("folders") or source.get("local"))["path"]
+            assert (CONFIGS.parent / path).resolve().parent == shared.resolve(), path
+            assert (CONFIGS.parent / path).is_dir(), path
+        assert config.evaluation.teacher

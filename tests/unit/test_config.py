@@ -77,11 +77,19 @@ def test_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
 def test_demo_configs_are_valid() -> None:
     from fingercount.config import load_data_config
 
-    config = load_training_config(CONFIGS / "demo_config.yaml")
-    assert config.evaluation.sets["real-heldout"].source == "real"
-    assert config.mlflow.promotion_metric == "eval/real-heldout/count_accuracy"
-    data = load_data_config(CONFIGS / config.dataset.config.name)
+    scratch = load_training_config(CONFIGS / "demo_scratch_config.yaml")
+    assert scratch.model.weights is None
+    assert scratch.evaluation.sets["real-heldout"].source == "real"
+    assert scratch.mlflow.promotion_metric == "eval/real-heldout/count_accuracy"
+    data = load_data_config(CONFIGS / scratch.dataset.config.name)
     assert [source.label for source in data.extra_sources] == ["real"]
+    for name in ("demo_config.yaml", "real_hands.yaml"):  # the demo fine-tunes what the full recipe made
+        config = load_training_config(CONFIGS / name)
+        data = load_data_config(CONFIGS / config.dataset.config.name)
+        assert [source.label for source in data.extra_sources] == ["epsrc", "rooms", "people"]
+        assert {spec.source for spec in config.evaluation.sets.values()} == {"epsrc", "rooms", "people"}
+        assert config.mlflow.promotion_metric == "eval/people-heldout/count_accuracy"
+    assert load_training_config(CONFIGS / "demo_config.yaml").model.weights == "fingercount-hands-n160"
 
 
 @pytest.mark.parametrize(
