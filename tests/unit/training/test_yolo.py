@@ -39,7 +39,7 @@ def test_local_weights_are_used(tmp_path: Path) -> None:
     weights = tmp_path / "mine.pt"
     weights.write_bytes(b"x")
     assert model_source(config_with(model={"pretrained": True, "weights": str(weights)})) == str(weights)
-    with pytest.raises(ConfigError, match="does not exist"):
+    with pytest.raises(ConfigError, match="is neither a file nor a shipped checkpoint"):
         model_source(config_with(model={"weights": str(tmp_path / "missing.pt")}))
 
 
