@@ -129,7 +129,8 @@ def data_import(
         source = SourceConfig.model_validate(settings)
     except ValidationError as exc:
         problem = exc.errors()[0]
-        raise ConfigError(f"--{str(problem['loc'][0]).replace('_', '-')}: {problem['msg']}") from None
+        option = str(problem["loc"][0]).replace("_", "-")
+        raise ConfigError(f"--{option}: {problem['msg'].removeprefix('Value error, ')}") from None
     split = _split_settings(training_config)
     data_config = load_data_config(config)
     counted = CountedSource(

@@ -34,7 +34,7 @@ def counts_for(names: list[str], class_map: dict[str, int | str]) -> dict[str, i
         example = ", ".join(f"{name}: skip" for name in unmapped[:2])
         raise DatasetError(
             f"class names with no finger count: {listed}; give each a count 0-5 or skip in the source's "
-            f"class_map (e.g. class_map: {{{example}}})"
+            f"class_map (e.g. class_map: {{{example}}}; on `data import`: --class-map NAME=COUNT)"
         )
     return mapped
 
