@@ -39,6 +39,10 @@ class HandCheck:
     teacher: int | None  # None: the teacher saw no hand there
     iou: float
 
+    def contradicts(self, disagree_by: int) -> bool:
+        """The teacher sees this hand and counts at least `disagree_by` fingers otherwise."""
+        return self.teacher is not None and abs(self.teacher - self.label) >= disagree_by
+
 
 def verify_with_teacher(
     dataset: RawDataset,
@@ -74,7 +78,7 @@ def verify_with_teacher(
         entry = cache.entries[cache.key(sample.image)]
         found_checks = _match(sample, names, entry["hands"], entry["size"])
         checks += found_checks
-        wrong = [c for c in found_checks if c.teacher is not None and abs(c.teacher - c.label) >= disagree_by]
+        wrong = [check for check in found_checks if check.contradicts(disagree_by)]
         if not wrong:
             samples.append(sample)
         elif on_disagree == "leave_out":
@@ -99,7 +103,7 @@ def verify_with_teacher(
 def _summary(checks: list[HandCheck], on_disagree: OnDisagree, disagree_by: int, images_out: int) -> str:
     agreed = sum(c.teacher == c.label for c in checks)
     unseen = sum(c.teacher is None for c in checks)
-    wrong = sum(c.teacher is not None and abs(c.teacher - c.label) >= disagree_by for c in checks)
+    wrong = sum(c.contradicts(disagree_by) for c in checks)
     close = len(checks) - agreed - unseen - wrong
     images = f"{images_out} image{'' if images_out == 1 else 's'}"
     acted = f"{wrong} relabelled" if on_disagree == "relabel" else f"{wrong} left out ({images})"

@@ -93,12 +93,8 @@ class CountedSource:
         disagree_by: int = 2,
     ) -> None:
         self.source, self.class_map, self.group = source, class_map, group
-        self.verify, self.on_disagree, self.cache_dir, self.disagree_by = (
-            verify,
-            on_disagree,
-            Path(cache_dir),
-            disagree_by,
-        )
+        self.verify, self.on_disagree, self.disagree_by = verify, on_disagree, disagree_by
+        self.cache_dir = Path(cache_dir)
 
     def load(self, progress: bool = True) -> RawDataset:
         dataset = to_counts(self.source.load(progress), self.class_map)
