@@ -309,6 +309,7 @@ def demo_command(
     then dashboard + MLflow UI."""
     from fingercount.demo import run_demo
 
+    _sigterm_like_ctrl_c()  # a training run ends KILLED, the dashboard and the MLflow UI stop in order
     if from_scratch and config == DEMO_CONFIG:
         config = DEMO_SCRATCH_CONFIG
     run_demo(config, fresh, host, port, ui_port, serve, from_scratch)
@@ -426,16 +427,11 @@ def teach_command(
     quiet: QuietOption = False,
 ) -> None:
     """Fine-tune a registered version on a collection plus the base data; register, gate and promote it."""
-    import signal
-
     from fingercount.config import load_training_config
     from fingercount.training.teach import ProgressFile, teach
     from fingercount.training.trainer import TrainEnvironment
 
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt  # SIGTERM ends the run KILLED, like Ctrl-C
-
-    signal.signal(signal.SIGTERM, interrupted)
+    _sigterm_like_ctrl_c()  # the run ends KILLED
     settings = _settings()
     name = model_name or settings.model_name
     target = alias or settings.serving_alias()
@@ -616,6 +612,16 @@ def models_promote(
     typer.echo(f"{name} v{decision.version} @{decision.alias}: {verb} ({decision.reason})")
     if not decision.promoted:
         raise typer.Exit(3)
+
+
+def _sigterm_like_ctrl_c() -> None:
+    """SIGTERM (a service manager, `kill`) stops this command as Ctrl-C does: cleanly."""
+    import signal
+
+    def interrupted(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupted)
 
 
 def main() -> None:
