@@ -37,11 +37,17 @@ def _stop_group(sig: int) -> None:
 
 
 def _die_with_the_guard() -> None:
-    """In COMMAND, before it starts: SIGTERM when the guard dies (Linux; elsewhere a no-op)."""
+    """In COMMAND, before it starts: SIGTERM when the guard dies (Linux; elsewhere a no-op). A guard
+    killed between the fork and this call is caught by the parent check after it."""
     if sys.platform.startswith("linux"):
         import ctypes
 
         ctypes.CDLL(None).prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != _guard_pid:
+            os.kill(os.getpid(), signal.SIGTERM)
+
+
+_guard_pid = os.getpid()
 
 
 def run(command: list[str]) -> int:
