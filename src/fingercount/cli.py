@@ -39,6 +39,9 @@ TrainingConfigOption = Annotated[
     Path, typer.Option("--training-config", "-t", help="Training config; its dataset section sets splits and seed.")
 ]
 QuietOption = Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")]
+ProgressFileOption = Annotated[
+    Path | None, typer.Option(help="Also write each phase and epoch as a JSON line here (dashboard jobs).")
+]
 
 
 def _default(model: type[BaseModel], field: str) -> Any:
@@ -347,24 +350,47 @@ def train_command(
             help="Run id of a training the tracking server dropped: go on from its last checkpoint, in the same run."
         ),
     ] = None,
+    progress_file: ProgressFileOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Train YOLO11 from a config, tracked in MLflow; evaluate, register and promote as configured."""
     from fingercount.config import load_data_config, load_training_config
+    from fingercount.training.teach import ProgressFile
     from fingercount.training.trainer import TrainEnvironment, train
 
+    _sigterm_like_ctrl_c()  # the run ends KILLED
     config = load_training_config(training_config)
     load_data_config(config.dataset.config)  # both configs are checked before any work starts
-    env = TrainEnvironment.from_settings(_settings(), progress=not quiet)
-    result = train(config, env, config_path=training_config, evaluate=evaluate, resume=resume)
+    report = ProgressFile(progress_file) if progress_file else None
+    env = TrainEnvironment.from_settings(_settings(), progress=not quiet, report=report)
+    try:
+        result = train(config, env, config_path=training_config, evaluate=evaluate, resume=resume)
+    except FingercountError as exc:
+        if report is not None:
+            report({"phase": "failed", "error": str(exc)})
+        raise
     typer.echo(f"run {result.run_id} finished; weights: {result.weights}")
     if result.evaluation is not None:
         _print_metrics(result.evaluation.metrics)
+    message = None
     if result.model_version is not None:
-        typer.echo(f"registered {config.mlflow.registered_model_name} version {result.model_version}")
+        message = f"registered {config.mlflow.registered_model_name} version {result.model_version}"
     if result.promotion is not None:
         verb = "promoted to" if result.promotion["promoted"] else "not promoted to"
-        typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
+        message = f"{config.mlflow.registered_model_name} v{result.model_version} {verb} @{result.promotion['alias']}: "
+        message += result.promotion["reason"]
+    if message:
+        typer.echo(message)
+    if report is not None:
+        promoted = result.promotion["promoted"] if result.promotion else None
+        report({"phase": "done", "version": result.model_version, "promoted": promoted, "message": message or "",
+                "metrics": _count_accuracies(result)})  # fmt: skip
+
+
+def _count_accuracies(result: Any) -> dict[str, float]:
+    """The model's count accuracy on test and each evaluation set (a job's summary)."""
+    metrics = result.evaluation.metrics if result.evaluation else {}
+    return {k: v for k, v in metrics.items() if k.endswith("/count_accuracy") and "/teacher/" not in k}
 
 
 @app.command("tune")
@@ -421,9 +447,7 @@ def teach_command(
     model_name: Annotated[str | None, typer.Option(help="Registered model (default: MODEL_NAME).")] = None,
     alias: Annotated[str | None, typer.Option(help="Alias to promote to (default: the one serving follows).")] = None,
     epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the config's).")] = None,
-    progress_file: Annotated[
-        Path | None, typer.Option(help="Also write each phase and epoch as a JSON line here (dashboard jobs).")
-    ] = None,
+    progress_file: ProgressFileOption = None,
     quiet: QuietOption = False,
 ) -> None:
     """Fine-tune a registered version on a collection plus the base data; register, gate and promote it."""
@@ -448,10 +472,8 @@ def teach_command(
     verb = "promoted to" if decision.promoted else "not promoted to"
     message = f"{name} v{result.model_version} {verb} @{decision.alias}: {decision.reason}"
     if report is not None:
-        metrics = result.evaluation.metrics if result.evaluation else {}
-        shown = {k: v for k, v in metrics.items() if k.endswith("/count_accuracy") and "/teacher/" not in k}
         report({"phase": "done", "version": result.model_version, "promoted": decision.promoted,
-                "message": message, "metrics": shown})  # fmt: skip
+                "message": message, "metrics": _count_accuracies(result)})  # fmt: skip
     typer.echo(message)
 
 

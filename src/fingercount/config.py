@@ -229,7 +229,8 @@ Optimizer = Literal["SGD", "Adam", "AdamW", "NAdam", "RAdam", "RMSProp", "auto"]
 
 
 class TrainingParams(StrictModel):
-    epochs: int = Field(100, ge=1)
+    # 0: no training; the starting weights (model.weights) are evaluated and registered as they are.
+    epochs: int = Field(100, ge=0)
     batch_size: int = Field(16, ge=1)
     lr0: float = Field(0.01, gt=0)
     lrf: float = Field(0.01, gt=0)
@@ -340,6 +341,12 @@ class TrainingConfig(StrictModel):
         if isinstance(value, list):  # `device: [0, 1]`: several GPUs, Ultralytics' DDP
             return ",".join(str(v) for v in value)
         return str(value) if isinstance(value, int) else value
+
+    @model_validator(mode="after")
+    def _weights_for_no_training(self) -> TrainingConfig:
+        if self.training.epochs == 0 and self.model.weights is None:
+            raise ValueError("training.epochs: 0 registers weights as they are; set model.weights to them")
+        return self
 
 
 # --------------------------------------------------------------------------- loading

@@ -1,4 +1,5 @@
-"""`fingercount demo`: synthetic data → train → evaluate → register → promote → serve, in one go.
+"""`fingercount demo`: data → the shipped checkpoint registered and served → a fine-tune from it in
+the background, promoted only if the gate says it is better (`--from-scratch`: train, then serve).
 
 A second run reuses what exists: the dataset (cached by its parameters) and a finished training
 of the same config on the same data (matched by the run's `config_key` tag).
@@ -9,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -78,9 +80,15 @@ def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, 
 
 def run_demo(
     config_path: Path, fresh: bool, host: str, port: int, ui_port: int, serve: bool = True, from_scratch: bool = False
-) -> dict[str, Any]:
+) -> None:
+    """Data, then a served model as soon as there is one, then (unless from scratch) the fine-tune.
+
+    From the shipped checkpoint: the checkpoint is registered as it is (evaluated on the held-out
+    sets) and served within a couple of minutes; the config's fine-tune then runs as the server's
+    training job and is promoted only if the gate finds it better (the server follows the alias).
+    """
     from fingercount.registry import Registry
-    from fingercount.training.trainer import TrainEnvironment, config_key, prepare_dataset, train
+    from fingercount.training.trainer import prepare_dataset
 
     config, data_config, notes = available_data(load_training_config(config_path))
     if from_scratch:
@@ -91,7 +99,6 @@ def run_demo(
             if not port_free(host, wanted):
                 raise ConfigError(f"port {wanted} is in use: stop what uses it or pass {flag} with a free port")
     registry = Registry(settings.tracking_uri(), settings.model_cache_dir).check()
-    started = time.perf_counter()
     real = [
         f"{source.label}, boxed by the teacher" if source.type == "folders"
         else f"{source.label}, checked by the teacher" if source.verify == "teacher"
@@ -103,50 +110,126 @@ def run_demo(
     for note in notes:
         typer.echo(f"   note: {note}; training on drawn hands alone counts real fingers poorly")
     prepared = prepare_dataset(config, data_config=data_config)
+    model_name = config.mlflow.registered_model_name
+    fine_tune = None
+    if from_scratch or config.model.weights is None:
+        version = _trained(registry, config, config_path, prepared, fresh, "2/4 training")
+        registry.promote(model_name, version, ALIAS, force=True)  # the demo shows the model it just trained
+        typer.echo(f"3/4 registry: {model_name} v{version} is @{ALIAS}")
+    else:
+        as_is = config.model_copy(update={"training": config.training.model_copy(update={"epochs": 0})})
+        version = _trained(registry, as_is, config_path, prepared, fresh, "2/4 registry")
+        registry.promote(model_name, version, ALIAS, config.mlflow.promotion_metric)  # a better one may hold it
+        typer.echo(f"   {model_name} v{registry.resolve(model_name, alias=ALIAS).version} is @{ALIAS}")
+        fine_tune = _fine_tune_plan(registry, config, config_path, prepared, fresh, bool(notes), serve)
+    if serve:
+        serve_demo(settings, model_name, host, port, ui_port, fine_tune)
+
+
+def _trained(registry: Any, config: TrainingConfig, config_path: Path, prepared: Any, fresh: bool, step: str) -> str:
+    """The version this config on this data registered before (unless `fresh`), or a new one (gated
+    by the config's promotion)."""
+    from fingercount.training.trainer import TrainEnvironment, config_key, train
+
     key = config_key(config, prepared.manifest["content_hash"])
     version = None if fresh else registry.version_for_run_tag(config.mlflow.experiment_name, "config_key", key)
+    checkpoint = config.model.weights if config.training.epochs == 0 else None
     if version is not None:
-        typer.echo(f"2/4 training: reusing version {version} trained from this config and data (--fresh retrains)")
+        what = f"the shipped checkpoint {checkpoint}" if checkpoint else "this config and data"
+        typer.echo(f"{step}: reusing version {version} registered from {what} (--fresh registers again)")
+        return str(version)
+    if checkpoint:
+        typer.echo(f"{step}: the shipped checkpoint {checkpoint} as a version, measured on the held-out sets")
     else:
-        start = f"from the shipped checkpoint {config.model.weights}" if config.model.weights else "from scratch"
+        start = f"from {config.model.weights}" if config.model.weights else "from scratch"
         typer.echo(
-            f"2/4 training {config.model.architecture} {start} for {config.training.epochs} epochs on CPU "
-            "(progress below)"
+            f"{step}: {config.model.architecture} {start} for {config.training.epochs} epochs on CPU (progress below)"
         )
-        result = train(config, TrainEnvironment.from_settings(settings), config_path=config_path, prepared=prepared)
-        version = result.model_version
-        assert version is not None, "the demo config registers its model"
-        metrics = result.evaluation.metrics if result.evaluation else {}
-        typer.echo(
-            f"   test: exact finger-count accuracy {metrics.get('test/count_accuracy', 0):.1%}, "
-            f"mAP50-95 {metrics.get('test/mAP50-95', 0):.3f}"
-        )
-        for name in config.evaluation.sets:
-            teacher = metrics.get(f"eval/{name}/teacher/count_accuracy")
-            beside = f" (hand-landmark teacher: {teacher:.1%})" if teacher is not None else ""
-            typer.echo(f"   {name}: exact finger-count accuracy {metrics[f'eval/{name}/count_accuracy']:.1%}{beside}")
-    model_name = config.mlflow.registered_model_name
-    decision = registry.promote(model_name, version, ALIAS, config.mlflow.promotion_metric)
-    if not decision.promoted:  # the demo always shows the model it just trained or reused
-        decision = registry.promote(model_name, version, ALIAS, force=True)
-    typer.echo(f"3/4 registry: {config.mlflow.registered_model_name} v{version} is @{ALIAS}")
-    summary = {"version": version, "seconds_to_model": time.perf_counter() - started}
-    if serve:
-        serve_demo(settings, config.mlflow.registered_model_name, host, port, ui_port)
-    return summary
+    settings = Settings()
+    result = train(config, TrainEnvironment.from_settings(settings), config_path=config_path, prepared=prepared)
+    assert result.model_version is not None, "the demo config registers its model"
+    _print_figures(config, result.evaluation.metrics if result.evaluation else {})
+    return result.model_version
 
 
-def serve_demo(settings: Settings, model_name: str, host: str, port: int, ui_port: int) -> None:
+def _print_figures(config: TrainingConfig, metrics: dict[str, float]) -> None:
+    typer.echo(
+        f"   test: exact finger-count accuracy {metrics.get('test/count_accuracy', 0):.1%}, "
+        f"mAP50-95 {metrics.get('test/mAP50-95', 0):.3f}"
+    )
+    for name in config.evaluation.sets:
+        teacher = metrics.get(f"eval/{name}/teacher/count_accuracy")
+        beside = f" (hand-landmark teacher: {teacher:.1%})" if teacher is not None else ""
+        typer.echo(f"   {name}: exact finger-count accuracy {metrics[f'eval/{name}/count_accuracy']:.1%}{beside}")
+
+
+def _fine_tune_plan(
+    registry: Any, config: TrainingConfig, config_path: Path, prepared: Any, fresh: bool, reduced: bool, serve: bool
+) -> Path | None:
+    """The config to fine-tune with while serving, or None when there is nothing to do (or it ran here)."""
+    from fingercount.training.trainer import config_key
+
+    step = f"3/4 fine-tune ({config.training.epochs} epochs from it on the same data)"
+    if reduced:
+        typer.echo(f"{step}: skipped — on drawn hands alone it would unlearn real hands")
+        return None
+    key = config_key(config, prepared.manifest["content_hash"])
+    done = None if fresh else registry.version_for_run_tag(config.mlflow.experiment_name, "config_key", key)
+    if done is not None:
+        typer.echo(f"{step}: reusing version {done}, {_gate_said(registry, config, done)}")
+        return None
+    if not serve:
+        version = _trained(registry, config, config_path, prepared, fresh, step)
+        typer.echo(f"   v{version} {_gate_said(registry, config, version)}")
+        return None
+    typer.echo(f"{step}: in the background once serving; promoted only if {config.mlflow.promotion_metric} is better")
+    return config_path
+
+
+def _gate_said(registry: Any, config: TrainingConfig, version: str) -> str:
+    tags = registry.describe(config.mlflow.registered_model_name, version)["tags"]
+    decision = {"promoted": "promoted", "kept": "not promoted"}.get(tags.get(f"promotion.{ALIAS}.decision", ""))
+    return f"{decision}: {tags.get(f'promotion.{ALIAS}.reason')}" if decision else "not gated"
+
+
+def serve_demo(
+    settings: Settings, model_name: str, host: str, port: int, ui_port: int, fine_tune: Path | None = None
+) -> None:
     import uvicorn
 
     from fingercount.serving.app import create_app
 
     ui_url = f"http://{host}:{ui_port}"
     settings = settings.model_copy(update={"model_name": model_name, "model_alias": ALIAS, "mlflow_ui_url": ui_url})
+    app = create_app(settings)
+    if fine_tune is not None:
+        threading.Thread(target=_fine_tune_job, args=(app.state.serving, fine_tune), daemon=True).start()
     with mlflow_ui(settings, host, ui_port):
         typer.echo("4/4 serving — press Ctrl-C to stop everything")
         typer.echo(f"   dashboard:  http://{host}:{port}/")
         typer.echo(f"   API docs:   http://{host}:{port}/docs")
         typer.echo(f"   MLflow UI:  {ui_url}")
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning")
+        uvicorn.run(app, host=host, port=port, log_level="warning")
     typer.echo("demo stopped")
+
+
+def _fine_tune_job(state: Any, config_path: Path) -> None:
+    """Once the model serves: the fine-tune as the server's training job (the Collect page shows it too),
+    a line per epoch here, and the gate's decision at the end."""
+    while state.manager.current() is None:
+        time.sleep(0.5)
+    job = state.jobs.start_training(config_path)
+    typer.echo(f"   fine-tune started (job {job.id}; the dashboard's Collect page shows it too)")
+    shown = 0
+    while job.state == "running":
+        if job.phase == "training" and job.epoch > shown:
+            shown = job.epoch
+            typer.echo(f"   fine-tune: epoch {job.epoch}/{job.epochs}, mAP50 {job.metrics.get('mAP50', 0):.3f}")
+        time.sleep(1)
+    if job.state == "succeeded":
+        figures = ", ".join(f"{k.removeprefix('eval/').removesuffix('/count_accuracy')} {v:.1%}"
+                            for k, v in job.metrics.items() if k.endswith("/count_accuracy"))  # fmt: skip
+        after = "the dashboard now serves it" if job.promoted else "the served version stays"
+        typer.echo(f"   fine-tune done: {job.message} ({figures}); {after}")
+    elif job.state == "failed":
+        typer.echo(f"   fine-tune failed: {job.error}; the served version stays", err=True)

@@ -5,8 +5,8 @@ Built by the CLI callback or `create_app()`, never at import time.
 
 from __future__ import annotations
 
+import logging
 import os
-import warnings
 from pathlib import Path
 from typing import Any, Literal
 
@@ -100,5 +100,5 @@ def quiet_third_parties() -> None:
     os.environ.setdefault("YOLO_OFFLINE", "true")
     os.environ.setdefault("YOLO_AUTOINSTALL", "false")
     os.environ.setdefault("YOLO_VERBOSE", "false")
-    # MLflow asks for type hints on every pyfunc it logs; our model's input is a DataFrame of images.
-    warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*", category=UserWarning)
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")  # a bar per model a server loads
+    logging.getLogger("mlflow.store.db.utils").setLevel(logging.WARNING)  # "Creating initial ... tables"

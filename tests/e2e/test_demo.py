@@ -1,9 +1,10 @@
-"""`fingercount demo` end to end with a shortened config: train → register → promote → serve the
-dashboard and the MLflow UI; the Live page counts fingers; Ctrl-C stops everything; a second run
-reuses the trained model."""
+"""`fingercount demo` end to end with a shortened config: the shipped checkpoint registered as it is
+and served, then fine-tuned in the background and promoted only by the gate; the Live page counts
+fingers; Ctrl-C stops everything; a second run reuses both versions; SIGKILL leaves nothing behind."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -17,7 +18,9 @@ import httpx
 import psutil
 import pytest
 
+from fingercount import checkpoints
 from fingercount.processes import port_free
+from fingercount.registry import Registry
 from tests.conftest import CONFIGS
 from tests.e2e.conftest import ConsoleLog, screenshot
 from tests.unit.training.test_tracking import free_port
@@ -74,14 +77,28 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
     demo = start_demo(root, port, ui_port)
     try:
         output = read_until(demo, "MLflow UI:")
-        assert "2/4 training" in output
-        assert "@production" in output
+        assert "2/4 registry: the shipped checkpoint fingercount-hands-n160 as a version" in output
+        assert "v1 is @production" in output
+        assert "3/4 fine-tune (2 epochs from it on the same data): in the background" in output
         base = f"http://127.0.0.1:{port}"
         wait_until_serving(port, ui_port)
         current = httpx.get(f"{base}/models/current").json()["model"]
-        assert "production" in current["aliases"]
+        assert (current["version"], current["aliases"]) == ("1", ["production"])  # served before any training
+        registry = Registry(f"sqlite:///{root / 'mlruns.db'}", tmp_path / "cache")
+        served = registry.fetch("yolov11-finger-counting", "1").weights
+        card = checkpoints.card("fingercount-hands-n160")
+        assert hashlib.sha256(served.read_bytes()).hexdigest() == card["sha256"], "v1 is the checkpoint as shipped"
         assert list(root.glob("**/model_openvino_int8/model.xml")), "the demo's config makes INT8 (export.int8)"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=5).status_code == 200
+
+        done = read_until(demo, "fine-tune done:", timeout=300).splitlines()[-1]
+        promoted = "the dashboard now serves it" in done
+        decision = registry.describe("yolov11-finger-counting", "2")["tags"]["promotion.production.decision"]
+        assert decision == ("promoted" if promoted else "kept"), done
+        job = httpx.get(f"{base}/jobs/current").json()
+        assert (job["state"], job["version"], job["config"]) == ("succeeded", "2", "configs/demo_ci_config.yaml")
+        served_now = httpx.get(f"{base}/models/current").json()["model"]["version"]
+        assert served_now == ("2" if promoted else "1"), "the server follows the gate's decision"
 
         page = browser.new_page()
         console = ConsoleLog(page)
@@ -104,9 +121,10 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
         httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=2)  # the MLflow UI stopped too
 
     again = start_demo(root, free_port(), free_port(), "--no-serve")
-    output = read_until(again, "@production", timeout=300)
+    output = read_until(again, "3/4 fine-tune", timeout=300)
     again.wait(timeout=60)
-    assert "reusing version 1" in output
+    assert "2/4 registry: reusing version 1 registered from the shipped checkpoint" in output
+    assert f"reusing version 2, {'promoted' if promoted else 'not promoted'}:" in output
     assert again.returncode == 0
 
     port, ui_port = free_port(), free_port()

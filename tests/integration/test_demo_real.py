@@ -50,8 +50,10 @@ def test_demo_trains_on_real_photos_when_configured(tmp_path: Path, real_hands: 
     )  # fmt: skip
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "drawn hands + real photos (real, boxed by the teacher)" in done.stdout
+    assert "2/4 registry: the shipped checkpoint" in done.stdout
+    assert "3/4 fine-tune (2 epochs from it on the same data)" in done.stdout  # --no-serve: here, then gated
+    assert done.stdout.count("real-heldout: exact finger-count accuracy") == 2  # the checkpoint, the fine-tune
     assert "note:" not in done.stdout
-    assert "real-heldout: exact finger-count accuracy" in done.stdout
     assert "hand-landmark teacher:" in done.stdout
     manifest = json.loads((root / "data" / "test-prepared" / "manifest.json").read_text())
     train_files = manifest["splits"]["train"]["files"]

@@ -31,6 +31,7 @@ BAD_CONFIGS = {
     "ratios": (VALID.replace("test: 0.1}", "test: 0.3}"), "dataset.split_ratios: train + val + test must sum to 1"),
     "architecture": (VALID.replace("architecture: yolo11n", "architecture: yolo12q"), "model.architecture: unknown"),
     "negative_epochs": (VALID.replace("epochs: 100", "epochs: -3"), "training.epochs:"),
+    "no_training_no_weights": (VALID.replace("epochs: 100", "epochs: 0"), "set model.weights to them"),
     "wrong_type": (VALID.replace("batch_size: 16", "batch_size: sixteen"), "training.batch_size:"),
     "invalid_yaml": (VALID.replace("model:", "model: [unclosed"), "invalid YAML"),
     "duplicate_key": (VALID + "\ndevice: cpu\n", "duplicate key 'device'"),

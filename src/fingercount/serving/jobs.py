@@ -50,6 +50,7 @@ class Job:
     promoted: bool | None = None
     message: str = ""
     error: str | None = None
+    config: str | None = None  # a `train` job's config (a `teach` job names its collection)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,32 +72,43 @@ class TrainingJobs:
         return self._job
 
     def start(self, collection: str, epochs: int | None = None) -> Job:
+        """`fingercount teach COLLECTION`, fine-tuning the serving version (the dashboard's Collect page)."""
+        serving = self.manager.current()
+        parent = None if serving is None else f"models:/{serving.info.name}/{serving.info.version}"
+        command = [
+            "teach", collection,
+            "--config", str(self.settings.teach_config),
+            "--collections-dir", str(self.settings.collections_path()),
+            "--model-name", self.settings.model_name,
+            "--alias", self.settings.serving_alias(),
+        ]  # fmt: skip
+        if parent is not None:
+            command += ["--parent", parent]
+        if epochs is not None:
+            command += ["--epochs", str(epochs)]
+        return self._launch(Job(uuid.uuid4().hex[:12], collection, parent), command)
+
+    def start_training(self, config: Path) -> Job:
+        """`fingercount train -t CONFIG`: a training config that registers and promotes by its own gate
+        (the demo's fine-tune of the shipped checkpoint, while the server already serves it)."""
+        job = Job(uuid.uuid4().hex[:12], "", None, config=str(config))
+        return self._launch(job, ["train", "--training-config", str(config)])
+
+    def _launch(self, job: Job, arguments: list[str]) -> Job:
+        """Run `fingercount ARGUMENTS` as the job, guarded, with its progress written as JSON lines."""
         if importlib.util.find_spec("ultralytics") is None:
+            what = " ".join(arguments[:2])
             raise TrainingUnavailableError(
                 "this server cannot train (no PyTorch/Ultralytics in its image): run the job in the training "
-                f"container, `docker compose run --rm training fingercount teach {collection}`; with MODEL_FOLLOW "
+                f"container, `docker compose run --rm training fingercount {what}`; with MODEL_FOLLOW "
                 "the server then serves the promoted version"
             )
         with self._lock:
             if self._job is not None and self._job.state == "running":
                 raise ConflictError(f"job {self._job.id} is still running: wait for it or cancel it first")
-            serving = self.manager.current()
-            parent = None if serving is None else f"models:/{serving.info.name}/{serving.info.version}"
-            job = Job(uuid.uuid4().hex[:12], collection, parent)
             self.folder.mkdir(parents=True, exist_ok=True)
             progress = self.folder / f"{job.id}.jsonl"
-            command = [
-                sys.executable, "-m", "fingercount", "teach", collection,
-                "--config", str(self.settings.teach_config),
-                "--collections-dir", str(self.settings.collections_path()),
-                "--model-name", self.settings.model_name,
-                "--alias", self.settings.serving_alias(),
-                "--progress-file", str(progress), "--quiet",
-            ]  # fmt: skip
-            if parent is not None:
-                command += ["--parent", parent]
-            if epochs is not None:
-                command += ["--epochs", str(epochs)]
+            command = [sys.executable, "-m", "fingercount", *arguments, "--progress-file", str(progress), "--quiet"]
             env = {
                 **os.environ,
                 "MLFLOW_TRACKING_URI": self.settings.tracking_uri(),

@@ -58,9 +58,14 @@ def quantize_openvino(xml: Path, images: list[Path], imgsz: int, out_dir: Path) 
 
 
 def _quantize(xml: Path, images: list[Path], imgsz: int, out_dir: Path) -> Path:
+    import logging
+
+    logging.getLogger("torch.utils.cpp_extension").setLevel(logging.ERROR)  # "No CUDA runtime", on import
     import cv2
     import nncf
     import openvino as ov
+
+    nncf.set_log_level(logging.ERROR)  # an INFO line per operation it leaves unquantized
 
     from fingercount.inference.detections import letterbox
 

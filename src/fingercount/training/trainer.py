@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -248,6 +249,8 @@ def fit(
 
     quiet_ultralytics()
     model = YOLO(source)
+    if config.training.epochs == 0:
+        return _as_they_are(model, Path(source), project / name)
     model.callbacks["on_pretrain_routine_start"].insert(0, WithoutIntegrations())
     ckpt = model.ckpt or {}
     if resume and (ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None):  # the final checkpoint
@@ -266,6 +269,14 @@ def fit(
     finally:
         bar.close()
     return _fitted(model, Path(model.trainer.save_dir), logger, time.perf_counter() - started)
+
+
+def _as_they_are(model: Any, weights: Path, save_dir: Path) -> FitResult:
+    """`training.epochs: 0`: the starting weights, unchanged, as the run's best.pt (a shipped checkpoint
+    registered as a version of its own)."""
+    (save_dir / "weights").mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(weights, save_dir / "weights" / "best.pt")
+    return _fitted(model, save_dir, None, 0.0)
 
 
 def _fitted(model: Any, save_dir: Path, logger: tracking.EpochLogger | None, seconds: float) -> FitResult:

@@ -56,3 +56,16 @@ def test_cli_lists_the_shipped_checkpoints(monkeypatch: pytest.MonkeyPatch, caps
     code, printed, _ = run_cli(["models", "checkpoints"], monkeypatch, capsys)
     assert code == 0
     assert all(name in printed for name in checkpoints.shipped())
+
+
+def test_zero_epochs_takes_the_checkpoint_as_it_is(tmp_path: Path) -> None:
+    """`training.epochs: 0` (the demo's first version): no training, the shipped file becomes best.pt."""
+    from fingercount.training.trainer import fit
+
+    name = checkpoints.shipped()[0]
+    config = TrainingConfig.model_validate({"model": {"weights": name}, "training": {"epochs": 0}})
+    fitted = fit(config, tmp_path / "unused.yaml", model_source(config), tmp_path, "run")
+    assert fitted.weights == tmp_path / "run" / "weights" / "best.pt"
+    assert hashlib.sha256(fitted.weights.read_bytes()).hexdigest() == checkpoints.card(name)["sha256"]
+    assert fitted.class_names == [str(count) for count in range(6)]
+    assert fitted.epochs_logged == []

@@ -181,7 +181,8 @@ function showJob(job) {
   const metrics = Object.entries(job.metrics || {}).map(([k, v]) => `${k} ${Number(v).toFixed(3)}`).join(", ");
   if (running) {
     const epoch = job.phase === "training" && job.epochs ? ` — epoch ${job.epoch}/${job.epochs}` : "";
-    jobStatus(`Job ${job.id} on “${job.collection}”: ${job.phase}${epoch}${metrics ? ` (${metrics})` : ""}`, "running");
+    const what = job.config ? `training ${job.config}` : `on “${job.collection}”`;
+    jobStatus(`Job ${job.id} ${what}: ${job.phase}${epoch}${metrics ? ` (${metrics})` : ""}`, "running");
   } else if (job.state === "succeeded") {
     jobStatus(`${job.message || `Version ${job.version} registered`}. ${metrics}`, "succeeded");
     refreshCurrent();
