@@ -50,6 +50,15 @@ class Settings(BaseSettings):
     # data preparation (configs) defaults to 320 px, where accuracy on small faces matters more.
     face_blur_detect_size: int | None = Field(default=192, ge=64, alias="FACE_BLUR_DETECT_SIZE")
 
+    # Monitoring without labels (serving/monitor.py): the teacher judges one prediction in MONITOR_SAMPLE.
+    monitor_sample: int = Field(default=20, ge=0, alias="MONITOR_SAMPLE")  # 0: off
+    monitor_window: int = Field(default=200, ge=1, alias="MONITOR_WINDOW")  # judged frames per version
+    monitor_alert: float = Field(default=15.0, gt=0, le=100, alias="MONITOR_ALERT")  # points below the baseline
+    monitor_queue: int = Field(default=2, ge=1, alias="MONITOR_QUEUE")  # samples waiting; more are dropped
+    monitor_keep: bool = Field(default=False, alias="MONITOR_KEEP")  # keep disagreements for review
+    monitor_keep_max: int = Field(default=500, ge=1, alias="MONITOR_KEEP_MAX")  # frames
+    monitor_keep_mb: float = Field(default=100.0, gt=0, alias="MONITOR_KEEP_MB")
+
     # The teach loop: where collections live, and the config a dashboard training job starts from.
     collections_dir: Path | None = Field(default=None, alias="COLLECTIONS_DIR")
     teach_config: Path = Field(default=Path("configs/teach_config.yaml"), alias="TEACH_CONFIG")

@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import os
-import warnings
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +25,11 @@ from fingercount.registry.package import ModelPackage
 
 COLUMNS = ["image", "class_id", "class_name", "confidence", "x1", "y1", "x2", "y2"]
 
-# MLflow asks for type hints when a PythonModel class is defined (in every process that imports this
-# one); our model's input is a DataFrame of images.
-warnings.filterwarnings("ignore", message=".*Add type hints to the `predict` method.*", category=UserWarning)
-
 
 class FingerCountModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
+    # Our input is a DataFrame of images: no type-hint validation, and no warning asking for hints.
+    _skip_type_hint_validation = True
+
     def load_context(self, context: Any) -> None:
         package = ModelPackage.open(Path(context.artifacts["metadata"]).parent.parent)
         package.verify()

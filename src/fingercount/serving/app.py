@@ -25,7 +25,7 @@ from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.middleware import ObserveMiddleware, SecurityHeadersMiddleware
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
-from fingercount.serving.routes import collections, health, jobs, models, predict
+from fingercount.serving.routes import collections, health, jobs, models, monitor, predict
 from fingercount.settings import Settings, quiet_third_parties
 
 log = logging.getLogger(__name__)
@@ -107,6 +107,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
             _ = state.face_blur  # load CenterFace before the first request
         if load_default:
             threading.Thread(target=_load_default_model, args=(state,), name="default-model", daemon=True).start()
+        state.monitor.start()
         if settings.model_follow:
             alias = settings.serving_alias()
             state.follower = AliasFollower(manager, settings.model_name, alias, settings.model_follow_interval)
@@ -115,6 +116,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         if state.follower is not None:
             state.follower.stop()
         state.jobs.shutdown()
+        state.monitor.stop()
         state.close()
 
     app = FastAPI(
@@ -157,6 +159,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     app.include_router(predict.router)
     app.include_router(collections.router)
     app.include_router(jobs.router)
+    app.include_router(monitor.router)
 
     # The dashboard: static files, no build step; mounted last so the API routes win.
     app.mount("/", Dashboard(directory=Path(__file__).with_name("static"), html=True), name="dashboard")

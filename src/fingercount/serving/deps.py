@@ -23,6 +23,7 @@ from fingercount.serving.admission import Admission
 from fingercount.serving.jobs import TrainingJobs
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
+from fingercount.serving.monitor import Monitor, ReviewStore
 from fingercount.settings import Settings
 
 
@@ -48,6 +49,16 @@ class ServingState:
     @cached_property
     def jobs(self) -> TrainingJobs:
         return TrainingJobs(self.settings, self.manager)
+
+    @cached_property
+    def monitor(self) -> Monitor:
+        review = None
+        if self.settings.monitor_keep:
+            blur = self.face_blur if self.settings.enable_preprocessing else None
+            folder = self.settings.collections_path().parent / "review"
+            keep_bytes = int(self.settings.monitor_keep_mb * 1024 * 1024)
+            review = ReviewStore(folder, self.settings.monitor_keep_max, keep_bytes, blur)
+        return Monitor(self.settings, self.metrics, review)
 
     @cached_property
     def _teacher(self) -> Any:

@@ -29,6 +29,32 @@ class ServingMetrics:
         self.shed = Counter(
             "fingercount_inference_shed", "Inference requests refused with 503 (at capacity)", registry=self.registry
         )
+        by_version = ["version"]
+        self.monitor_agreement = Gauge(
+            "fingercount_monitor_agreement", "Model vs teacher count agreement over the window", by_version,
+            registry=self.registry,
+        )  # fmt: skip
+        self.monitor_baseline = Gauge(
+            "fingercount_monitor_baseline", "The version's teacher agreement on its held-out sets", by_version,
+            registry=self.registry,
+        )  # fmt: skip
+        self.monitor_drift = Gauge(
+            "fingercount_monitor_drift", "1 while the agreement is below the alarm", by_version, registry=self.registry
+        )
+        self.monitor_judged = Counter(
+            "fingercount_monitor_judged", "Sampled frames the teacher judged", by_version, registry=self.registry
+        )
+        self.monitor_skipped = Counter(
+            "fingercount_monitor_skipped", "Sampled frames where the teacher saw no hand", by_version,
+            registry=self.registry,
+        )  # fmt: skip
+        self.monitor_dropped = Counter(
+            "fingercount_monitor_dropped", "Samples dropped while the judge was busy", by_version,
+            registry=self.registry,
+        )  # fmt: skip
+        self.monitor_unreadable = Counter(
+            "fingercount_monitor_unreadable", "Samples the teacher could not read", by_version, registry=self.registry
+        )
         self.dropped_frames = Counter(
             "fingercount_ws_dropped_frames", "WebSocket frames replaced by a newer one before processing",
             registry=self.registry,

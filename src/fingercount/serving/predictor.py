@@ -14,8 +14,9 @@ from fingercount.serving.schemas import Prediction, PredictResponse
 
 def predict_frame(
     loaded: LoadedModel, frame: np.ndarray, conf: float | None, blur: Pipeline | None
-) -> tuple[PredictResponse, float]:
-    """The response and the engine's inference seconds (for the metrics)."""
+) -> tuple[PredictResponse, float, np.ndarray]:
+    """The response, the engine's inference seconds (for the metrics) and the frame as the model saw it
+    (blurred when asked: what monitoring judges)."""
     height, width = frame.shape[:2]
     if blur:
         frame = blur(frame)
@@ -42,4 +43,4 @@ def predict_frame(
         image_size=[width, height],
         conf=loaded.info.count_conf if conf is None else conf,
     )
-    return response, seconds
+    return response, seconds, frame

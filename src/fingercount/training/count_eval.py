@@ -146,11 +146,29 @@ def evaluate_sets(
                 raise DatasetError(f"evaluation set {name!r} names a split, but there is no prepared dataset")
             truth = split_truth(data_yaml, spec.split, spec.source)
         photos, true = list(truth), list(truth.values())
-        ours = report(true, model_counts(engine, photos, conf))
+        predicted = model_counts(engine, photos, conf)
+        ours = report(true, predicted)
         metrics.update(ours.metrics(f"eval/{name}"))
         details[name] = {"model": ours.to_dict()}
         if with_teacher:
-            teacher = report(true, teacher_counts(photos))
+            judged = teacher_counts(photos)
+            teacher = report(true, judged)
             metrics.update(teacher.metrics(f"eval/{name}/teacher"))
+            metrics.update(agreement_metrics(f"eval/{name}", predicted, judged))
             details[name]["teacher"] = teacher.to_dict()
     return metrics, details
+
+
+def agreement(model: list[int], teacher: list[int]) -> tuple[float | None, int]:
+    """How often the model's total equals the teacher's, on images where the teacher sees a hand
+    (what production monitoring measures without labels), and on how many images."""
+    pairs = [(max(m, 0), t) for m, t in zip(model, teacher, strict=True) if t >= 0]
+    return (sum(m == t for m, t in pairs) / len(pairs) if pairs else None), len(pairs)
+
+
+def agreement_metrics(prefix: str, model: list[int], teacher: list[int]) -> dict[str, float]:
+    rate, judged = agreement(model, teacher)
+    return {
+        f"{prefix}/teacher_judged": float(judged),
+        **({f"{prefix}/teacher_agreement": rate} if rate is not None else {}),
+    }

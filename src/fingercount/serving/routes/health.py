@@ -11,16 +11,20 @@ router = APIRouter(tags=["health"])
 
 @router.get("/health", response_model=HealthResponse)
 def health(state: State) -> HealthResponse:
-    """Liveness and readiness: is a model loaded (and if not, why), does the registry answer."""
+    """Liveness and readiness: is a model loaded (and if not, why), does the registry answer, does the
+    served version still agree with the teacher on live frames (monitoring's drift alarm)."""
     loaded = state.manager.current()
     registry_ok = state.manager.registry.reachable(timeout=1.5)
     reason = None
+    drift = None if loaded is None else state.monitor.drift(loaded.info.version)
     if loaded is None:
         reason = state.manager.last_error or state.startup_error or "no model loaded yet"
     elif not registry_ok:
         reason = "registry unreachable; serving the loaded model"
+    elif drift is not None:
+        reason = f"drift: {drift}"
     return HealthResponse(
-        status="ok" if loaded is not None and registry_ok else "degraded",
+        status="ok" if loaded is not None and registry_ok and drift is None else "degraded",
         model_loaded=loaded is not None,
         model=None if loaded is None else loaded.info.as_dict(),
         reason=reason,

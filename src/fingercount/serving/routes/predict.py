@@ -23,8 +23,10 @@ def predict_bytes(state: ServingState, data: bytes, conf: float | None, preproce
     """Decode, predict and record metrics; runs in a worker thread, never on the event loop."""
     loaded = require_model(state)  # this request keeps this model even if a swap happens meanwhile
     frame = decode_image(data, state.settings.max_upload_bytes, state.settings.max_image_pixels)
-    response, seconds = predict_frame(loaded, frame, conf, state.preprocessing(preprocess))
+    blur = state.preprocessing(preprocess)
+    response, seconds, seen = predict_frame(loaded, frame, conf, blur)
     state.metrics.inference.labels(loaded.info.engine).observe(seconds)
+    state.monitor.offer(seen, response.finger_count, loaded.info, blurred=blur is not None)
     return response
 
 

@@ -165,3 +165,28 @@ function drawBoxes(result) {
 window.addEventListener("resize", () => lastFrame && drawBoxes(lastFrame));
 $("start").addEventListener("click", startCamera);
 $("stop").addEventListener("click", stopCamera);
+
+// Monitoring without labels: how often the served version agrees with the teacher on sampled live frames.
+async function showAgreement() {
+  if ($("page-live").hidden) return;
+  try {
+    const monitor = await api("/monitor");
+    if (!monitor.enabled) {
+      $("agreement").textContent = "off";
+      $("monitor-status").textContent = `Monitoring off: ${monitor.reason}.`;
+      return;
+    }
+    const share = monitor.agreement === null ? "–" : `${Math.round(monitor.agreement * 100)} %`;
+    $("agreement").textContent = share;
+    $("agreement").dataset.judged = monitor.judged;
+    const baseline = monitor.baseline === null ? "" : `; ${Math.round(monitor.baseline * 100)} % on its held-out sets`;
+    $("monitor-status").textContent = monitor.drift
+      ? `Drift: ${monitor.drift}.`
+      : `v${monitor.version}: ${monitor.judged} frames judged by the teacher (1 in ${monitor.sample_rate} sampled)${baseline}.`;
+    $("monitor-status").classList.toggle("error", Boolean(monitor.drift));
+  } catch {
+    /* the banner already says the API is unreachable */
+  }
+}
+setInterval(showAgreement, 3000);
+showAgreement();
