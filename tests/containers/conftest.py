@@ -13,6 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.conftest import REPO
 from tests.containers.compose import ComposeStack
@@ -21,7 +22,7 @@ from tests.containers.podman import HERE, base_image, build_mounts, podman
 OVERRIDE = HERE / "compose.override.yml"
 STANDINS = "localhost/fingercount-standins:latest"
 # The ports the stack listens on, on the host's network.
-PORTS = {"postgres": 5432, "minio": 9000, "mlflow": 5000, "serving": 8000, "frontend": 80}
+PORTS = {"postgres": 5432, "minio": 9000, "mlflow": 5000, "serving": 8000, "frontend": 80, "prometheus": 9090}
 ENV = {
     "POSTGRES_PASSWORD": "container-test-postgres",
     "MINIO_ROOT_USER": "fingercount",
@@ -29,6 +30,8 @@ ENV = {
     "ADMIN_TOKEN": "container-test-admin",
     "MODEL_ALIAS": "staging",  # configs/test_config.yaml promotes to Staging
     "MODEL_FOLLOW_INTERVAL": "2",
+    "GRAFANA_ADMIN_PASSWORD": "container-test-grafana",
+    "MONITOR_SAMPLE": "1",  # every prediction judged: the scrape sees agreement after a few requests
 }
 
 
@@ -64,6 +67,14 @@ def project(tmp: Path) -> ComposeStack:
     conf = (REPO / "deploy" / "nginx.conf").read_text()
     conf = conf.replace("resolver 127.0.0.11 valid=10s ipv6=off;", "")
     (tmp / "nginx-hostnet.conf").write_text(conf.replace("http://serving:8000", "http://127.0.0.1:8000"))
+    # No Docker DNS on the host network: Prometheus scrapes the one serving container by address.
+    prometheus = yaml.safe_load((REPO / "deploy" / "prometheus" / "prometheus.yml").read_text())
+    prometheus["global"]["scrape_interval"] = prometheus["global"]["evaluation_interval"] = "2s"
+    prometheus["scrape_configs"][0].pop("dns_sd_configs")
+    prometheus["scrape_configs"][0]["static_configs"] = [{"targets": ["127.0.0.1:8000"]}]
+    (tmp / "prometheus-hostnet").mkdir()
+    (tmp / "prometheus-hostnet" / "prometheus.yml").write_text(yaml.safe_dump(prometheus))
+    shutil.copy(REPO / "deploy" / "prometheus" / "alerts.yml", tmp / "prometheus-hostnet" / "alerts.yml")
     return ComposeStack(tmp, [tmp / "docker-compose.yml", OVERRIDE], dict(ENV), build_dir=REPO)
 
 

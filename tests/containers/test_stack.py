@@ -16,7 +16,7 @@ from botocore.exceptions import ClientError
 from mlflow import MlflowClient
 from websockets.sync.client import connect
 
-from tests.conftest import real_photos
+from tests.conftest import REPO, real_photos
 from tests.containers.compose import ComposeStack
 from tests.containers.conftest import ENV, PORTS
 from tests.containers.podman import podman
@@ -106,7 +106,7 @@ def _predict(base: str) -> dict[str, object]:
 
 def test_serving_container_loads_the_version_and_answers(stack: ComposeStack) -> None:
     stack.up()  # serving, then the frontend once serving is healthy
-    assert stack.started[-2:] == ["serving", "frontend"]
+    assert stack.started[-3:] == ["serving", "frontend", "prometheus"]  # grafana: no image here
     stack.wait("serving", "service_healthy", 180)  # the image's own HEALTHCHECK command
     health = _loaded(stack)
     version = MlflowClient(MLFLOW, MLFLOW).get_model_version_by_alias(MODEL, "staging").version
@@ -137,6 +137,42 @@ def test_front_door_serves_dashboard_api_and_websocket(stack: ComposeStack) -> N
         ws.send(photo)
         answer = json.loads(ws.recv(timeout=60))
     assert "finger_count" in answer, answer
+
+
+def test_prometheus_scrapes_the_agreement_and_the_board_answers(
+    stack: ComposeStack, say: Callable[[str], None]
+) -> None:
+    """Real Prometheus (Debian's) scrapes serving with its rules loaded; every panel of the Grafana
+    board gets data from it (Grafana itself has no image here)."""
+    prometheus = f"http://127.0.0.1:{PORTS['prometheus']}"
+    for photos in real_photos(3).values():  # MONITOR_SAMPLE=1 here: each one judged
+        for photo in photos:
+            httpx.post(f"{API}/predict", files={"file": (photo.name, photo.read_bytes(), "image/jpeg")}, timeout=60)
+
+    def query(expr: str) -> list[dict[str, Any]]:
+        answer = httpx.get(f"{prometheus}/api/v1/query", params={"query": expr}, timeout=10).json()
+        assert answer["status"] == "success", (expr, answer)
+        result: list[dict[str, Any]] = answer["data"]["result"]
+        return result
+
+    deadline = time.monotonic() + 120
+    while not query("fingercount_monitor_judged_total") and time.monotonic() < deadline:
+        time.sleep(2)
+    judged = query("sum(fingercount_monitor_judged_total)")
+    assert judged, "Prometheus never scraped a judged frame"
+    agreement = query("fingercount_monitor_agreement")
+    assert agreement
+    assert 0 <= float(agreement[0]["value"][1]) <= 1
+    rules = httpx.get(f"{prometheus}/api/v1/rules", timeout=10).json()["data"]["groups"][0]["rules"]
+    assert {rule["name"] for rule in rules} >= {"FingerCountDrift", "FingerCountNoModel"}
+    assert all(rule["health"] == "ok" for rule in rules), rules
+    time.sleep(6)  # rate() needs two scrapes inside its window
+    board = json.loads((REPO / "deploy/grafana/dashboards/fingercount.json").read_text())
+    for panel in board["panels"]:
+        answered = [target["expr"] for target in panel["targets"] if query(target["expr"])]
+        assert answered, f"no data for the panel {panel['title']!r}"
+    judged_now, agreeing = float(judged[0]["value"][1]), float(agreement[0]["value"][1])
+    say(f"Prometheus: {judged_now:.0f} frames judged, agreement {agreeing:.2f}")
 
 
 def test_serving_restart_loads_the_same_version(stack: ComposeStack) -> None:

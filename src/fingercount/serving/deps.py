@@ -55,7 +55,7 @@ class ServingState:
         review = None
         if self.settings.monitor_keep:
             blur = self.face_blur if self.settings.enable_preprocessing else None
-            folder = self.settings.collections_path().parent / "review"
+            folder = self.settings.collections_path() / "_pending-review"  # not a collection name
             keep_bytes = int(self.settings.monitor_keep_mb * 1024 * 1024)
             review = ReviewStore(folder, self.settings.monitor_keep_max, keep_bytes, blur)
         return Monitor(self.settings, self.metrics, review)

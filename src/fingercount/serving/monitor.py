@@ -155,7 +155,10 @@ class Monitor:
             os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # this thread only (Linux)
         with HandTeacher() as teacher:  # made here: its own threads inherit the low priority
             while (sample := self._queue.get()) is not None:
-                self._judge(teacher, sample)
+                try:
+                    self._judge(teacher, sample)
+                except Exception:  # e.g. the review folder unwritable: the judge goes on
+                    log.exception("monitoring could not record a judged frame")
 
     def _judge(self, teacher: Any, sample: Sample) -> None:
         started = time.perf_counter()

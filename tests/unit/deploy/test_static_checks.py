@@ -45,7 +45,8 @@ def test_gpu_override_merged_follows_the_compose_spec() -> None:
 
     from tests.containers.compose import interpolate, merge
 
-    env = {"POSTGRES_PASSWORD": "x", "MINIO_ROOT_USER": "x", "MINIO_ROOT_PASSWORD": "x", "ADMIN_TOKEN": "x"}
+    env = {"POSTGRES_PASSWORD": "x", "MINIO_ROOT_USER": "x", "MINIO_ROOT_PASSWORD": "x", "ADMIN_TOKEN": "x",
+           "GRAFANA_ADMIN_PASSWORD": "x"}  # fmt: skip
     merged = merge(
         yaml.safe_load(interpolate(COMPOSE.read_text(), env)),
         yaml.safe_load((REPO / "deploy" / "docker-compose.gpu.yml").read_text()),
@@ -108,10 +109,16 @@ def test_serving_environment_uses_the_settings_names(compose: dict[str, Any]) ->
 
 def test_secrets_are_required_and_the_bucket_private(compose: dict[str, Any]) -> None:
     text = COMPOSE.read_text()
-    for secret in ("POSTGRES_PASSWORD", "MINIO_ROOT_USER", "MINIO_ROOT_PASSWORD", "ADMIN_TOKEN"):
+    for secret in (
+        "POSTGRES_PASSWORD",
+        "MINIO_ROOT_USER",
+        "MINIO_ROOT_PASSWORD",
+        "ADMIN_TOKEN",
+        "GRAFANA_ADMIN_PASSWORD",
+    ):
         assert re.search(rf"\$\{{{secret}:\?", text), secret
     assert "mc anonymous set none" in " ".join(compose["services"]["minio-init"]["command"])
-    for service in ("mlflow", "minio"):
+    for service in ("mlflow", "minio", "prometheus", "grafana"):
         for port in compose["services"][service].get("ports", []):
             assert port.startswith("127.0.0.1:"), f"{service} publishes {port} beyond localhost"
     env_example = (REPO / ".env.example").read_text()
@@ -160,3 +167,36 @@ def test_build_context_is_only_what_the_dockerfiles_copy() -> None:
         for sources in re.findall(r"^COPY (?!--from)(.+) \S+$", dockerfile.read_text(), re.M):
             copied.update(sources.split())
     assert copied == allowed
+
+
+def test_monitoring_is_wired_from_serving_to_the_board(compose: dict[str, Any]) -> None:
+    """Prometheus scrapes serving and loads the rules; Grafana's provisioned data source is the one
+    every panel of the board queries, and every query names only metrics serving exports."""
+    import json
+
+    from fingercount.serving.metrics import ServingMetrics
+
+    prometheus = yaml.safe_load((REPO / "deploy/prometheus/prometheus.yml").read_text())
+    (job,) = prometheus["scrape_configs"]
+    assert job["dns_sd_configs"][0]["names"] == ["serving"]
+    assert prometheus["rule_files"] == ["/etc/prometheus/alerts.yml"]
+    assert "./deploy/prometheus:/etc/prometheus:ro" in compose["services"]["prometheus"]["volumes"]
+    rules = yaml.safe_load((REPO / "deploy/prometheus/alerts.yml").read_text())["groups"][0]["rules"]
+    assert "fingercount_monitor_drift" in next(r for r in rules if r["alert"] == "FingerCountDrift")["expr"]
+
+    (source,) = yaml.safe_load((REPO / "deploy/grafana/provisioning/datasources/prometheus.yml").read_text())[
+        "datasources"
+    ]
+    board = json.loads((REPO / "deploy/grafana/dashboards/fingercount.json").read_text())
+    families = {metric.name for metric in ServingMetrics().registry.collect()}
+    exported = {f"{name}{suffix}" for name in families for suffix in ("", "_total", "_bucket", "_count", "_sum")}
+    for panel in board["panels"]:
+        assert panel["datasource"]["uid"] == source["uid"]
+        for target in panel["targets"]:
+            named = set(re.findall(r"\b(fingercount_[a-z_]+)", target["expr"]))
+            assert named, panel["title"]
+            assert named <= exported, (panel["title"], named - exported)
+    expressions = " ".join(t["expr"] for p in board["panels"] for t in p["targets"])
+    for wanted in ("fingercount_request_seconds", "fingercount_inference_admitted", "fingercount_model_swaps",
+                   "fingercount_monitor_agreement", "fingercount_monitor_drift"):  # fmt: skip
+        assert wanted in expressions

@@ -17,7 +17,7 @@ router = APIRouter(prefix="/monitor", tags=["monitor"])
 FrameId = Annotated[str, Path(pattern=REVIEW_ID, description="A kept frame's id.")]
 
 
-@router.get("")
+@router.get("", responses=errors())
 def monitor(
     state: State,
     frames: Annotated[bool, Query(description="Also list the window's judged frames (digest, both counts).")] = False,
