@@ -55,6 +55,9 @@ class Settings(BaseSettings):
     monitor_window: int = Field(default=200, ge=1, alias="MONITOR_WINDOW")  # judged frames per version
     monitor_alert: float = Field(default=15.0, gt=0, le=100, alias="MONITOR_ALERT")  # points below the baseline
     monitor_queue: int = Field(default=2, ge=1, alias="MONITOR_QUEUE")  # samples waiting; more are dropped
+    # The judge's share of one core: after a frame that took t seconds it rests t * (1/share - 1),
+    # and samples offered meanwhile are dropped (counted). 1: judge whatever the queue holds.
+    monitor_cpu: float = Field(default=0.05, gt=0, le=1, alias="MONITOR_CPU")
     monitor_keep: bool = Field(default=False, alias="MONITOR_KEEP")  # keep disagreements for review
     monitor_keep_max: int = Field(default=500, ge=1, alias="MONITOR_KEEP_MAX")  # frames
     monitor_keep_mb: float = Field(default=100.0, gt=0, alias="MONITOR_KEEP_MB")

@@ -32,6 +32,7 @@ ENV = {
     "MODEL_FOLLOW_INTERVAL": "2",
     "GRAFANA_ADMIN_PASSWORD": "container-test-grafana",
     "MONITOR_SAMPLE": "1",  # every prediction judged: the scrape sees agreement after a few requests
+    "MONITOR_CPU": "1",
 }
 
 

@@ -25,7 +25,7 @@ def server(
     root = tmp_path_factory.mktemp("e2e-review")
     with teach_server(
         workspace, str(first.model_version), "review-e2e", root, MONITOR_SAMPLE="1", MONITOR_QUEUE="64",
-        MONITOR_KEEP="1",
+        MONITOR_CPU="1", MONITOR_KEEP="1",
     ) as base:  # fmt: skip
         for photos in real_photos(per_count=2).values():
             for photo in photos:

@@ -67,7 +67,7 @@ def server(workspace: Workspace, measured: TrainResult, tmp_path_factory: pytest
     workspace.registry().set_alias(MODEL, "monitored", str(measured.model_version))
     settings = serving_settings(
         workspace, tmp_path_factory.mktemp("monitor"), MODEL_ALIAS="monitored", MONITOR_SAMPLE="2",
-        MONITOR_WINDOW="60", MONITOR_ALERT="15",
+        MONITOR_CPU="1", MONITOR_QUEUE="64", MONITOR_WINDOW="60", MONITOR_ALERT="15",
     )  # fmt: skip
     with running_server(settings) as base:
         wait_for(lambda: httpx.get(f"{base}/health").json()["model_loaded"], timeout=120)
@@ -188,10 +188,11 @@ def test_disagreements_are_kept_with_faces_blurred_reviewed_and_taught(
         stored = cv2.imdecode(np.frombuffer(image.content, np.uint8), cv2.IMREAD_COLOR)
         sent = [(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), count) for data, count in composed]
         return min(sent, key=lambda pair: float(np.abs(pair[0][:450, :600].astype(int) - stored[:450, :600]).mean()))
+
     root = tmp_path_factory.mktemp("review")
     with teach_server(
         workspace, str(first.model_version), "reviewed", root, ADMIN_TOKEN="s3cret", ENABLE_PREPROCESSING="true",
-        MONITOR_SAMPLE="1", MONITOR_QUEUE="64", MONITOR_KEEP="1", MONITOR_KEEP_MAX="30",
+        MONITOR_SAMPLE="1", MONITOR_QUEUE="64", MONITOR_CPU="1", MONITOR_KEEP="1", MONITOR_KEEP_MAX="30",
     ) as base:  # fmt: skip
         for data, _ in composed:
             answer = httpx.post(f"{base}/predict", files={"file": ("f.png", data, "image/png")}, timeout=60)

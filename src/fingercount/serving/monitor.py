@@ -2,15 +2,17 @@
 
 Every `MONITOR_SAMPLE`-th prediction (/predict and the WebSocket alike) hands its frame — the very
 image the model saw, after face blur when that was on — to one background thread through a
-bounded queue; a prediction never waits for it, and a sample that finds the queue full is dropped
-and counted. The thread runs at the lowest CPU priority with its own teacher, so judging takes
-what inference leaves. Per model version it keeps a rolling window of (model count, teacher
-count) on frames where the teacher sees a hand: their agreement, its 95 % interval, and the
-confusion. The baseline is the agreement the version had with the teacher on its held-out sets
-at registration (`eval/<set>/teacher_agreement`); a version registered without teacher figures is
-held to the baseline of the version this server judged before it (a swap must not do worse). When
-the window's 95 % interval lies wholly more than `MONITOR_ALERT` points below the baseline (and it
-holds at least MIN_JUDGED frames), the version drifts and `/health` says `degraded`.
+bounded queue; a prediction never waits for it, and a sample that finds the queue full, or the
+judge resting within its share of a core (`MONITOR_CPU`), is dropped and counted. The thread ships
+each sample to a judge process that runs the teacher at the lowest CPU priority, so judging takes
+what inference leaves (and never the server's GIL). Per model
+version it keeps a rolling window of (model count, teacher count) on frames where the teacher sees
+a hand: their agreement, its 95 % interval, and the confusion. The baseline is the agreement the
+version had with the teacher on its held-out sets at registration (`eval/<set>/teacher_agreement`);
+a version registered without teacher figures is held to the baseline of the version this server
+judged before it (a swap must not do worse). When the window's 95 % interval lies wholly more than
+`MONITOR_ALERT` points below the baseline (and it holds at least MIN_JUDGED frames), the version
+drifts and `/health` says `degraded`.
 """
 
 from __future__ import annotations
@@ -106,6 +108,7 @@ class Monitor:
     unreadable: int = field(default=0, init=False)
     runs: int = field(default=0, init=False)  # teacher calls, and their total seconds
     seconds: float = field(default=0.0, init=False)
+    _rest_until: float = field(default=0.0, init=False)  # time.monotonic() the judge takes samples again
 
     def __post_init__(self) -> None:
         self._queue = queue.Queue(maxsize=self.settings.monitor_queue)
@@ -141,37 +144,54 @@ class Monitor:
         if not self.enabled or next(self._counter) % self.rate:
             return
         self.sampled += 1
-        sample = Sample(frame, model_count, str(info.version), baseline_of(info.metrics), blurred)
+        version = str(info.version)
+        if time.monotonic() < self._rest_until:  # the judge is within its CPU share: not now
+            self._drop(version)
+            return
         try:
-            self._queue.put_nowait(sample)
+            self._queue.put_nowait(Sample(frame, model_count, version, baseline_of(info.metrics), blurred))
         except queue.Full:
-            self.dropped += 1
-            self.metrics.monitor_dropped.labels(sample.version).inc()
+            self._drop(version)
+
+    def _drop(self, version: str) -> None:
+        self.dropped += 1
+        self.metrics.monitor_dropped.labels(version).inc()
 
     def _run(self) -> None:
-        from fingercount.labeling.teacher import HandTeacher
-
-        with contextlib.suppress(OSError):
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)  # this thread only (Linux)
-        with HandTeacher() as teacher:  # made here: its own threads inherit the low priority
+        try:
+            judge = Judge()
+        except Exception as exc:  # the child could not start: say so in /monitor, serve on
+            self.unavailable = f"the judge process did not start: {exc}"
+            log.exception("monitoring off")
+            return
+        with judge:
             while (sample := self._queue.get()) is not None:
+                if time.monotonic() < self._rest_until:  # queued while the last one was judged
+                    self._drop(sample.version)
+                    continue
                 try:
-                    self._judge(teacher, sample)
+                    self._judge(judge, sample)
+                except JudgeGone as exc:
+                    self.unavailable = str(exc)
+                    log.error("monitoring off: %s", exc)
+                    return
                 except Exception:  # e.g. the review folder unwritable: the judge goes on
                     log.exception("monitoring could not record a judged frame")
 
-    def _judge(self, teacher: Any, sample: Sample) -> None:
+    def _judge(self, judge: Judge, sample: Sample) -> None:
         started = time.perf_counter()
         try:
-            hands = teacher.label(sample.frame)
-        except Exception as exc:  # a frame the teacher cannot read is skipped, never the client's error
+            hands, digest = judge.label(sample.frame)
+        except UnreadableFrame as exc:  # skipped and counted, never the client's error
             self.unreadable += 1
             self.metrics.monitor_unreadable.labels(sample.version).inc()
             log.debug("teacher could not read a sampled frame: %s", exc)
             return
         finally:
+            elapsed = time.perf_counter() - started
             self.runs += 1
-            self.seconds += time.perf_counter() - started
+            self.seconds += elapsed
+            self._rest_until = time.monotonic() + elapsed * (1 / self.settings.monitor_cpu - 1)
         with self._lock:
             window = self._versions.get(sample.version)
             if window is None:
@@ -186,7 +206,6 @@ class Monitor:
                 self.metrics.monitor_skipped.labels(sample.version).inc()
                 return
             teacher_count = sum(hand.count for hand in hands)
-            digest = hashlib.sha1(np.ascontiguousarray(sample.frame).data, usedforsecurity=False).hexdigest()
             window.window.append(Judgement(digest, sample.model_count, teacher_count, time.time()))
             window.judged += 1
             agreement, _ = window.agreement()
@@ -259,6 +278,92 @@ class Monitor:
             if frames and window:
                 body["frames"] = [vars(j) for j in window.window]
         return body
+
+
+@dataclass(frozen=True)
+class JudgedHand:
+    count: int
+    box: tuple[float, ...]
+
+
+class UnreadableFrame(Exception):
+    """The teacher failed on this frame."""
+
+
+class JudgeGone(Exception):
+    """The judge process died."""
+
+
+class Judge:
+    """The teacher in a child process at the lowest CPU priority. In a thread of the server it would
+    hold the GIL while its (niced) thread waits for a core, and stall the requests behind it; the
+    server's thread only ships frames and waits on a pipe, with the GIL released."""
+
+    def __init__(self) -> None:
+        import multiprocessing
+
+        context = multiprocessing.get_context("spawn")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_judge_main, args=(child,), name="fingercount-judge", daemon=True)
+        self._process.start()
+        child.close()
+        ready = self._conn.recv() if self._conn.poll(120) else "no answer in 120 s"
+        if ready != "ready":
+            self.close()
+            raise JudgeGone(f"the teacher did not start in the judge process: {ready}")
+
+    def label(self, frame: np.ndarray) -> tuple[list[JudgedHand], str]:
+        data = np.ascontiguousarray(frame)
+        try:
+            self._conn.send((data.shape, data.dtype.str))
+            self._conn.send_bytes(memoryview(data).cast("B"))
+            answer, payload, digest = self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise JudgeGone(f"the judge process stopped ({exc or 'no answer'})") from exc
+        if answer != "ok":
+            raise UnreadableFrame(payload)
+        return [JudgedHand(int(count), tuple(box)) for count, box in payload], digest
+
+    def close(self) -> None:
+        self._conn.close()  # the child reads EOF and exits
+        self._process.join(timeout=10)
+        if self._process.is_alive():
+            self._process.kill()
+
+    def __enter__(self) -> Judge:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _judge_main(conn: Any) -> None:
+    """The judge process: frames in, (count, box) per hand and the frame's sha1 out, until EOF."""
+    with contextlib.suppress(OSError):
+        os.nice(19)
+        cores = sorted(os.sched_getaffinity(0))
+        os.sched_setaffinity(0, cores[-1:])  # the teacher's thread pool on one core, not all of them
+    try:
+        from fingercount.labeling.teacher import HandTeacher
+
+        teacher = HandTeacher()
+    except Exception as exc:
+        conn.send(f"{type(exc).__name__}: {exc}")
+        return
+    conn.send("ready")
+    with teacher:
+        while True:
+            try:
+                shape, dtype = conn.recv()
+                data = conn.recv_bytes()
+            except (EOFError, OSError):
+                return
+            digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
+            try:
+                hands = teacher.label(np.frombuffer(data, dtype).reshape(shape))
+                conn.send(("ok", [(hand.count, hand.box) for hand in hands], digest))
+            except Exception as exc:
+                conn.send(("error", f"{type(exc).__name__}: {exc}", digest))
 
 
 REVIEW_ID = r"^\d{13}-[0-9a-f]{6}$"

@@ -61,7 +61,7 @@ def photos(real_hands: Path) -> list[tuple[np.ndarray, int]]:
 
 
 def make_monitor(**env: str) -> Monitor:
-    settings = Settings(_env_file=None, **{"MONITOR_SAMPLE": "1", "MONITOR_QUEUE": "1000", **env})  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, **{"MONITOR_SAMPLE": "1", "MONITOR_QUEUE": "1000", "MONITOR_CPU": "1", **env})  # type: ignore[call-arg]
     monitor = Monitor(settings, ServingMetrics())
     monitor.start()
     assert monitor.enabled, monitor.unavailable
@@ -150,3 +150,20 @@ def test_sampling_takes_one_frame_in_n_and_zero_turns_it_off(photos: list[tuple[
     assert not off.enabled
     assert off.sampled == 0
     assert off.status(None)["reason"] == "MONITOR_SAMPLE=0"
+
+
+def test_the_judge_keeps_to_its_share_of_a_core(photos: list[tuple[np.ndarray, int]]) -> None:
+    """MONITOR_CPU=0.05: after each judged frame the judge rests 19 times as long; what comes meanwhile is dropped."""
+    monitor = make_monitor(MONITOR_CPU="0.05", MONITOR_QUEUE="2")
+    try:
+        started = time.monotonic()
+        while time.monotonic() - started < 3:
+            monitor.offer(photos[0][0], photos[0][1], info("1", None), blurred=False)
+            time.sleep(0.005)
+        settle(monitor, monitor.sampled)
+        totals = monitor.status("1")["totals"]
+    finally:
+        monitor.stop()
+    busy = totals["teacher_ms"] * (totals["judged"] + totals["skipped"]) / 1000
+    assert totals["dropped"] > 10 * (totals["judged"] + totals["skipped"])
+    assert busy / 3 < 0.1, totals  # about 5 % of one core over the 3 s
