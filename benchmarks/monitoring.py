@@ -123,6 +123,13 @@ def main() -> None:
     p50 = median(args.sample, "p50") / median(0, "p50")
     fps = median(args.sample, "fps") / median(0, "fps")
     print(f"on / off: /predict p50 {p50:.3f}x, WebSocket frames/s {fps:.3f}x (target: within 5 %)")
+    pairs = list(zip(runs[0], runs[args.sample], strict=True))  # each round ran both arms back to back
+    p50s = sorted(on["p50"] / off["p50"] for off, on in pairs)
+    fpss = sorted(on["fps"] / off["fps"] for off, on in pairs)
+    print(
+        f"per round (the machine's noise): p50 on/off {p50s[0]:.2f}-{p50s[-1]:.2f}x, "
+        f"frames/s {fpss[0]:.2f}-{fpss[-1]:.2f}x"
+    )
     judged = sum(run["judged"] for run in runs[args.sample])
     dropped = sum(run["dropped"] for run in runs[args.sample])
     print(
