@@ -16,16 +16,14 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import free_port, http_latencies, percentile, websocket_fps
+from serving import http_latencies, percentile, served, websocket_fps
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "yolov11-finger-counting"
@@ -60,35 +58,15 @@ def real_frame() -> bytes:
 
 
 def measure(args: argparse.Namespace, uri: str, work: Path, image: bytes, sample: int) -> dict[str, float]:
-    port = free_port()
-    env = {
-        **os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": args.model, "MODEL_ALIAS": "", "MODEL_STAGE": "",
-        "MODEL_CACHE_DIR": str(work / "cache"), "MONITOR_SAMPLE": str(sample),
-    }  # fmt: skip
-    server = subprocess.Popen(
-        [sys.executable, "-m", "fingercount", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://127.0.0.1:{port}"
-    try:
-        for _ in range(300):
-            try:
-                if httpx.get(f"{base}/health", timeout=2).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
-        httpx.post(f"{base}/models/load", json={"model_name": args.model, "version": int(args.version)}, timeout=300)
-        http_latencies(base, image, 20, 1)  # warm-up (and the teacher loaded)
+    with served(uri, work, args.model, args.version, MONITOR_SAMPLE=str(sample)) as (base, _):
+        http_latencies(base, image, 20, 1)  # warm-up (and the judge started)
         latencies = http_latencies(base, image, args.requests, 1)
         fps = websocket_fps(base, image, args.requests)
         totals = httpx.get(f"{base}/monitor", timeout=10).json()["totals"]
-        return {
-            "p50": statistics.median(latencies), "p95": percentile(latencies, 0.95), "fps": fps,
-            "teacher_ms": totals["teacher_ms"], "judged": totals["judged"], "dropped": totals["dropped"],
-        }  # fmt: skip
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
+    return {
+        "p50": statistics.median(latencies), "p95": percentile(latencies, 0.95), "fps": fps,
+        "teacher_ms": totals["teacher_ms"], "judged": totals["judged"], "dropped": totals["dropped"],
+    }  # fmt: skip
 
 
 def main() -> None:

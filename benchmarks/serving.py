@@ -13,6 +13,7 @@ postprocess overhead <= 25% of the engine's time. Precisions: f32, bf16 and INT8
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import shutil
@@ -23,8 +24,9 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import cv2
 import httpx
@@ -123,19 +125,17 @@ def websocket_fps(base: str, image: bytes, frames: int) -> float:
         return frames / (time.perf_counter() - started)
 
 
-def serve_and_measure(
-    args: argparse.Namespace, uri: str, work: Path, image: bytes, precision: str, rows: list[tuple[str, list[float]]]
-) -> tuple[str, float]:
-    """Start `fingercount serve`, load the version, measure /predict and the WebSocket; (engine, fps)."""
+@contextlib.contextmanager
+def served(uri: str, work: Path, model: str, version: str, **env: str) -> Iterator[tuple[str, dict[str, Any]]]:
+    """`fingercount serve` in a subprocess with `version` of `model` loaded: (base URL, its state)."""
     port = free_port()
-    env = {
-        **os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": args.model, "MODEL_ALIAS": "",
-        "MODEL_STAGE": "", "MODEL_CACHE_DIR": str(work / "cache"), "ENGINE_THREADS": str(args.threads),
-        "OPENVINO_PRECISION": precision,
+    environment = {
+        **os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": model, "MODEL_ALIAS": "", "MODEL_STAGE": "",
+        "MODEL_CACHE_DIR": str(work / "cache"), **env,
     }  # fmt: skip
     server = subprocess.Popen(
         [sys.executable, "-m", "fingercount", "serve", "--port", str(port), "--log-level", "warning"],
-        env=env, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        env=environment, cwd=work, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
     )  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:
@@ -146,18 +146,26 @@ def serve_and_measure(
             except httpx.HTTPError:
                 pass
             time.sleep(0.2)
-        target = {"model_name": args.model, "version": int(args.version)}
-        state = httpx.post(f"{base}/models/load", json=target, timeout=300)
+        state = httpx.post(f"{base}/models/load", json={"model_name": model, "version": int(version)}, timeout=300)
         state.raise_for_status()
-        engine = state.json()["model"]["engine"]
+        yield base, state.json()
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
+def serve_and_measure(
+    args: argparse.Namespace, uri: str, work: Path, image: bytes, precision: str, rows: list[tuple[str, list[float]]]
+) -> tuple[str, float]:
+    """Start `fingercount serve`, load the version, measure /predict and the WebSocket; (engine, fps)."""
+    threads = {"ENGINE_THREADS": str(args.threads), "OPENVINO_PRECISION": precision}
+    with served(uri, work, args.model, args.version, **threads) as (base, state):
+        engine = state["model"]["engine"]
         http_latencies(base, image, 10, 1)  # warm-up
         for concurrency in (1, 4):
             latencies = http_latencies(base, image, args.requests, concurrency)
             rows.append((f"/predict {engine} {precision}, conc. {concurrency}", latencies))
         return engine, websocket_fps(base, image, args.requests)
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
 
 
 def main() -> None:

@@ -5,6 +5,12 @@ export const $ = (id) => document.getElementById(id);
 export const fmt = (v, digits = 3) => (typeof v === "number" && isFinite(v) ? v.toFixed(digits) : "–");
 export const esc = (s) => String(s ?? "").replace(/[&<>"']/g, (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&#39;" }[c]));
 
+// The admin token typed on the Models page, as the header the API's writes need (none when empty).
+export function authHeaders() {
+  const token = $("admin-token").value;
+  return token ? { Authorization: `Bearer ${token}` } : {};
+}
+
 // JSON from the API; a failed request throws an Error carrying the API's `{error, detail}`.
 export async function api(path, options = {}) {
   let response;

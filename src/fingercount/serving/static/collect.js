@@ -1,6 +1,6 @@
 // Collect page (teach loop): capture frames of the user's hand with a count, see the collection,
 // train on it in a separate process and watch the job until the new version serves.
-import { $, api, esc } from "./api.js";
+import { $, api, authHeaders, esc } from "./api.js";
 import { grabFrame, openCamera } from "./camera.js";
 import { refreshCurrent } from "./current.js";
 
@@ -9,10 +9,6 @@ const CAPTURE_EVERY_MS = 250;  // at most 4 frames a second while a count is hel
 let stream = null, holding = null, capturing = false, teacherBusy = false, jobTimer = null;
 
 const collection = () => $("collection-name").value.trim();
-const authHeaders = () => {
-  const token = $("admin-token").value;
-  return token ? { Authorization: `Bearer ${token}` } : {};
-};
 
 function status(text, kind = "") {
   const line = $("collect-status");

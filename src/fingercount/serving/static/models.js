@@ -1,5 +1,5 @@
 // Models page: every registered version with its metrics; load one into the server.
-import { $, api, esc, fmt } from "./api.js";
+import { $, api, authHeaders, esc, fmt } from "./api.js";
 import { refreshCurrent, serving } from "./current.js";
 
 $("admin-token").value = sessionStorage.getItem("adminToken") || "";
@@ -61,9 +61,8 @@ async function loadVersion(button) {
   status.className = "status";
   status.textContent = `Loading ${button.dataset.name} v${button.dataset.load}… (download, verify, warm up)`;
   button.disabled = true;
-  const token = $("admin-token").value;
   const target = { model_name: button.dataset.name, version: Number(button.dataset.load) };
-  const headers = { "Content-Type": "application/json", ...(token ? { Authorization: `Bearer ${token}` } : {}) };
+  const headers = { "Content-Type": "application/json", ...authHeaders() };
   try {
     const state = await api("/models/load", { method: "POST", headers, body: JSON.stringify(target) });
     status.className = "status ok";

@@ -1,12 +1,8 @@
 // Review page: frames where the served model and the hand-landmark teacher disagreed (MONITOR_KEEP=1).
 // Give the true count with one key (0–5) or delete (Delete/Backspace); counted frames join the
 // "review" collection, which the Collect page trains on like any other.
-import { $, API, api, esc } from "./api.js";
+import { $, API, api, authHeaders, esc } from "./api.js";
 
-const authHeaders = () => {
-  const token = $("admin-token").value;
-  return token ? { Authorization: `Bearer ${token}` } : {};
-};
 
 function status(text, kind = "") {
   const line = $("review-status");
