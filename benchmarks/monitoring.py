@@ -13,7 +13,6 @@ monitoring-on / off (target: within 5 %), and the teacher's cost per judged fram
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import sys
@@ -23,38 +22,10 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from serving import http_latencies, percentile, served, websocket_fps
+from serving import http_latencies, percentile, real_frame, register_checkpoint, served, websocket_fps
 
 REPO = Path(__file__).resolve().parents[1]
 MODEL = "yolov11-finger-counting"
-PHOTO = REPO.parent / "shared/datasets/hands-webcam-rooms"
-
-
-def register_checkpoint(root: Path) -> str:
-    from fingercount.config import load_training_config
-    from fingercount.training.trainer import TrainEnvironment, train
-
-    shutil.copytree(REPO / "configs", root / "configs")
-    os.chdir(root)
-    config = load_training_config(Path("configs/test_config.yaml"))
-    config = config.model_copy(
-        update={
-            "model": config.model.model_copy(update={"weights": "fingercount-hands-n160"}),
-            "dataset": config.dataset.model_copy(update={"img_size": 160}),
-            "training": config.training.model_copy(update={"epochs": 0}),
-            "mlflow": config.mlflow.model_copy(update={"experiment_name": "monitoring-benchmark"}),
-        }
-    )
-    uri = f"sqlite:///{root / 'mlruns.db'}"
-    train(config, TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False))
-    return uri
-
-
-def real_frame() -> bytes:
-    photos = sorted(PHOTO.rglob("*.jpg"))
-    if not photos:
-        raise SystemExit(f"no photos under {PHOTO}: the shared datasets sit beside the repository")
-    return photos[len(photos) // 2].read_bytes()
 
 
 def measure(args: argparse.Namespace, uri: str, work: Path, image: bytes, sample: int) -> dict[str, float]:

@@ -1,6 +1,7 @@
 """Serving latency on one 640x480 JPEG with a model at imgsz 320, all in one run.
 
     python benchmarks/serving.py [--requests 100] [--tracking-uri URI --model NAME --version N]
+    python benchmarks/serving.py --compare [--rounds 3]    # vs what a user would run instead
 
 Without a registry model given, it trains a 1-epoch YOLO11n at imgsz 320 on a small synthetic
 set into a temporary store first (weights don't change latency, only the architecture and size
@@ -80,6 +81,92 @@ def train_model(root: Path) -> str:
     uri = f"sqlite:///{root / 'mlruns.db'}"
     train(config, TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False))
     return uri
+
+
+def register_checkpoint(root: Path) -> str:
+    """The shipped checkpoint registered as it is (`training.epochs: 0`, 160 px) in a store under `root`."""
+    from fingercount.config import load_training_config
+    from fingercount.training.trainer import TrainEnvironment, train
+
+    shutil.copytree(REPO / "configs", root / "configs")
+    os.chdir(root)
+    config = load_training_config(Path("configs/test_config.yaml"))
+    config = config.model_copy(
+        update={
+            "model": config.model.model_copy(update={"weights": "fingercount-hands-n160"}),
+            "dataset": config.dataset.model_copy(update={"img_size": 160}),
+            "training": config.training.model_copy(update={"epochs": 0}),
+            "mlflow": config.mlflow.model_copy(update={"experiment_name": "serving-benchmark"}),
+        }
+    )
+    uri = f"sqlite:///{root / 'mlruns.db'}"
+    train(config, TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False))
+    return uri
+
+
+def real_frame() -> bytes:
+    """A real 640x480 webcam photo with a hand (the shared webcam-rooms set)."""
+    photos = sorted((REPO.parent / "shared/datasets/hands-webcam-rooms").rglob("*.jpg"))
+    if not photos:
+        raise SystemExit(
+            "no photos under ../shared/datasets/hands-webcam-rooms: the shared sets sit beside the repository"
+        )
+    return photos[len(photos) // 2].read_bytes()
+
+
+def compare(args: argparse.Namespace) -> None:
+    """Ours vs the seed's FastAPI + Ultralytics app vs `mlflow models serve`, rounds alternated."""
+    import alternatives
+
+    from fingercount.registry import Registry
+
+    work = Path(tempfile.mkdtemp(prefix="fc-serving-compare-"))
+    uri = args.tracking_uri or register_checkpoint(work)
+    package = Registry(uri, work / "cache").check().fetch(args.model, args.version)
+    image = real_frame()
+    alternatives.IMAGE[:] = [image]
+    frame = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_COLOR)
+    conf = package.metadata.count_conf
+    engine = package.engine("auto", args.threads)
+    engine_p50 = statistics.median(timed(lambda: engine.predict(frame, conf), args.requests))
+
+    @contextlib.contextmanager
+    def ours() -> Iterator[Callable[[httpx.Client], httpx.Response]]:
+        with served(uri, work, args.model, args.version) as (base, _):
+            yield lambda client: client.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")})
+
+    arms = {
+        "fingercount serve": ours,
+        "seed: FastAPI + Ultralytics": lambda: alternatives.seed_app(
+            package.weights, package.metadata.imgsz, conf, free_port()
+        ),
+        "mlflow models serve": lambda: alternatives.mlflow_serve(uri, args.model, args.version, free_port()),
+    }
+    results: dict[str, list[dict[str, float]]] = {name: [] for name in arms}
+    for round_ in range(args.rounds):
+        names = list(arms)[round_ % len(arms) :] + list(arms)[: round_ % len(arms)]  # each arm first in turn
+        for name in names:
+            with arms[name]() as call:
+                results[name].append(alternatives.measure(call, args.requests))
+    shutil.rmtree(work, ignore_errors=True)
+
+    def median(name: str, key: str) -> float:
+        return statistics.median(run[key] for run in results[name])
+
+    print(f"serving, side by side: one real 640x480 photo, imgsz {package.metadata.imgsz}, "
+          f"{args.requests} requests per measure, {args.rounds} rounds (medians)")  # fmt: skip
+    columns = ("p50 ms", "p95 ms", "req/s x4", "req/s x16", "ours p50 /", "ours tput x")
+    print(f"{'arm':<30} " + " ".join(f"{c:>10}" for c in columns))
+    for name in arms:
+        p50_ratio = median("fingercount serve", "p50") / median(name, "p50")
+        tput = median("fingercount serve", "rps4") / median(name, "rps4")
+        print(
+            f"{name:<30} {median(name, 'p50'):>10.2f} {median(name, 'p95'):>10.2f} {median(name, 'rps4'):>10.1f} "
+            f"{median(name, 'rps16'):>10.1f} {p50_ratio:>9.2f}x {tput:>10.2f}x"
+        )
+    overhead = median("fingercount serve", "p50") / engine_p50
+    print(f"engine alone ({package.metadata.precision or 'f32'}), same image: p50 {engine_p50:.2f} ms; "
+          f"/predict p50 / engine p50 = {overhead:.2f}x (target <= 1.5x)")  # fmt: skip
 
 
 def free_port() -> int:
@@ -175,7 +262,15 @@ def main() -> None:
     parser.add_argument("--model", default=MODEL)
     parser.add_argument("--version", default="1")
     parser.add_argument("--threads", type=int, default=os.cpu_count() or 1)
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="ours vs the seed's FastAPI + Ultralytics app vs `mlflow models serve` (benchmarks/alternatives.py)",
+    )  # fmt: skip
+    parser.add_argument("--rounds", type=int, default=3, help="with --compare: rounds, arms alternated")
     args = parser.parse_args()
+    if args.compare:
+        compare(args)
+        return
 
     from fingercount.registry import Registry
     from fingercount.settings import quiet_third_parties
