@@ -268,14 +268,14 @@ def main() -> None:
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="with --compare: rounds, arms alternated")
     args = parser.parse_args()
-    if args.compare:
-        compare(args)
-        return
 
     from fingercount.registry import Registry
     from fingercount.settings import quiet_third_parties
 
     quiet_third_parties()
+    if args.compare:
+        compare(args)
+        return
     work = Path(tempfile.mkdtemp(prefix="fc-serving-bench-"))
     uri = args.tracking_uri or train_model(work)
     package = Registry(uri, work / "cache").check().fetch(args.model, args.version)

@@ -8,8 +8,8 @@ The data are the demo's (`configs/demo_config.yaml`: drawn hands + the three sha
 - Ultralytics: `YOLO("yolo11n.yaml").train(...)` with the config's hyper-parameters and nothing
   else (it sets `workers=0` on a CPU, so every epoch decodes every JPEG again, and leaves torch on
   cpu_count - 1 threads);
-- fingercount, no cache: our fit (every core, `training.cache: false`);
-- fingercount: our fit as the configs now train (`training.cache: true`: decoded images in RAM).
+- fingercount: our fit as the configs train (every core, `training.cache: false`);
+- fingercount, cache: our fit with `training.cache: true` (decoded, resized images kept in RAM).
 Seconds per epoch include each epoch's validation, as a user waits for it. A few epochs learn
 nothing worth comparing: accuracy at equal epochs is the demo's figures in docs/benchmarks.md.
 """
@@ -100,8 +100,8 @@ def main() -> None:
         data_yaml = prepare_dataset(config, progress=False, data_config=data).out / "data.yaml"
         arms = {
             "Ultralytics defaults": lambda name: plain_ultralytics(config, data_yaml, root / "runs", name),
-            "fingercount, no cache": lambda name: ours(config, data_yaml, root / "runs", name, cache=False),
-            "fingercount (cache: true)": lambda name: ours(config, data_yaml, root / "runs", name, cache=True),
+            "fingercount": lambda name: ours(config, data_yaml, root / "runs", name, cache=False),
+            "fingercount, cache: true": lambda name: ours(config, data_yaml, root / "runs", name, cache=True),
         }
         seconds: dict[str, list[float]] = {arm: [] for arm in arms}
         for repeat in range(args.repeats):
