@@ -20,7 +20,7 @@ install: $(STAMP) ## Create .venv and install the package with the locked versio
 stack: install system-deps ## The production topology without Docker: PostgreSQL + S3 (moto) + mlflow server
 	$(PY) -m fingercount.devstack
 
-demo: install ## Fine-tune the shipped checkpoint on the shared sets (CPU, ~10 min) → register → dashboard :8000, MLflow UI :5000
+demo: install ## Serve the shipped checkpoint (~1 min) on :8000 (MLflow UI :5000), fine-tune it in the background (~6 min)
 	$(VENV)/bin/fingercount demo
 
 test: install system-deps ## Run the whole test suite (creates the environment first)

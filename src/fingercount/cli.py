@@ -294,11 +294,15 @@ DEMO_SCRATCH_CONFIG = Path("configs/demo_scratch_config.yaml")
 @app.command("demo")
 def demo_command(
     config: Annotated[Path, typer.Option("--config", "-t", help="Training config of the demo.")] = DEMO_CONFIG,
-    fresh: Annotated[bool, typer.Option("--fresh", help="Retrain even if this config was trained already.")] = False,
+    fresh: Annotated[
+        bool, typer.Option("--fresh", help="Register and fine-tune again even if this config and data were done.")
+    ] = False,
     host: Annotated[str, typer.Option(help="Interface for the dashboard and the MLflow UI.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535, help="Dashboard and API port.")] = 8000,
     ui_port: Annotated[int, typer.Option(min=1, max=65535, help="MLflow UI port.")] = 5000,
-    serve: Annotated[bool, typer.Option(help="Start the dashboard and MLflow UI at the end.")] = True,
+    serve: Annotated[
+        bool, typer.Option(help="Serve the dashboard and MLflow UI (--no-serve: register, fine-tune here, exit).")
+    ] = True,
     from_scratch: Annotated[
         bool,
         typer.Option(
@@ -308,8 +312,9 @@ def demo_command(
         ),
     ] = False,
 ) -> None:
-    """The whole loop on CPU: data, training (fine-tuning the shipped checkpoint), evaluation, registry,
-    then dashboard + MLflow UI."""
+    """The whole loop on CPU: data, the shipped checkpoint registered and served (dashboard + MLflow UI)
+    within a couple of minutes, then a fine-tune from it in the background, promoted only if the gate
+    finds it better. --from-scratch trains first, then serves."""
     from fingercount.demo import run_demo
 
     _sigterm_like_ctrl_c()  # a training run ends KILLED, the dashboard and the MLflow UI stop in order
