@@ -136,7 +136,9 @@ class Monitor:
     def stop(self) -> None:
         if self._thread is not None:
             self._queue.put(None)
-            self._thread.join(timeout=10)
+            # A judge still starting (spawn + MediaPipe, a few seconds) is not waited for: its thread is
+            # a daemon and the child a daemonic process, ended when the server's process exits.
+            self._thread.join(timeout=3)
             self._thread = None
 
     def offer(self, frame: np.ndarray, model_count: int, info: Any, blurred: bool) -> None:
