@@ -318,7 +318,7 @@ class Judge:
         data = np.ascontiguousarray(frame)
         try:
             self._conn.send((data.shape, data.dtype.str))
-            self._conn.send_bytes(memoryview(data).cast("B"))
+            self._conn.send_bytes(data.data.cast("B"))
             answer, payload, digest = self._conn.recv()
         except (EOFError, OSError) as exc:
             raise JudgeGone(f"the judge process stopped ({exc or 'no answer'})") from exc
