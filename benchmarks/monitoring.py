@@ -5,7 +5,7 @@ judging 1 frame in MONITOR_SAMPLE (default 20) vs monitoring off, in one run, ro
                                     [--tracking-uri URI --model NAME --version N]
 
 Without a registry model given, the shipped checkpoint is registered as it is (`training.epochs: 0`)
-into a temporary store. The frame is a real 640x480 webcam photo with a hand (the teacher does its
+into a temporary store. The frame is a real webcam photo with a hand, at 640x480 (the teacher does its
 real work on it). Prints /predict p50 and p95 at concurrency 1, WebSocket frames/s, the ratio
 monitoring-on / off (target: within 5 %), and the teacher's cost per judged frame.
 """
@@ -65,7 +65,7 @@ def main() -> None:
     def median(sample: int, key: str) -> float:
         return statistics.median(run[key] for run in runs[sample])
 
-    print(f"monitoring benchmark: real 640x480 photo, {args.requests} requests x {args.rounds} rounds, medians")
+    print(f"monitoring benchmark: real photo at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
     print(f"{'arm':<28} {'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12}")
     for sample, label in ((0, "monitoring off"), (args.sample, f"MONITOR_SAMPLE={args.sample}")):
         print(f"{label:<28} {median(sample, 'p50'):>8.2f} {median(sample, 'p95'):>8.2f} {median(sample, 'fps'):>12.1f}")

@@ -105,13 +105,15 @@ def register_checkpoint(root: Path) -> str:
 
 
 def real_frame() -> bytes:
-    """A real 640x480 webcam photo with a hand (the shared webcam-rooms set)."""
+    """A real webcam photo with a hand (the shared webcam-rooms set, 320x240) at the 640x480 a webcam
+    sends (upscaled, JPEG quality 90, as the Live page encodes frames)."""
     photos = sorted((REPO.parent / "shared/datasets/hands-webcam-rooms").rglob("*.jpg"))
     if not photos:
-        raise SystemExit(
-            "no photos under ../shared/datasets/hands-webcam-rooms: the shared sets sit beside the repository"
-        )
-    return photos[len(photos) // 2].read_bytes()
+        raise SystemExit("no photos under ../shared/datasets/hands-webcam-rooms: the shared sets sit beside the repo")
+    photo = cv2.imread(str(photos[len(photos) // 2]))
+    ok, encoded = cv2.imencode(".jpg", cv2.resize(photo, (640, 480)), [cv2.IMWRITE_JPEG_QUALITY, 90])
+    assert ok
+    return encoded.tobytes()
 
 
 def compare(args: argparse.Namespace) -> None:
@@ -153,7 +155,7 @@ def compare(args: argparse.Namespace) -> None:
     def median(name: str, key: str) -> float:
         return statistics.median(run[key] for run in results[name])
 
-    print(f"serving, side by side: one real 640x480 photo, imgsz {package.metadata.imgsz}, "
+    print(f"serving, side by side: one real photo at 640x480, imgsz {package.metadata.imgsz}, "
           f"{args.requests} requests per measure, {args.rounds} rounds (medians)")  # fmt: skip
     columns = ("p50 ms", "p95 ms", "req/s x4", "req/s x16", "ours p50 /", "ours tput x")
     print(f"{'arm':<30} " + " ".join(f"{c:>10}" for c in columns))
