@@ -343,6 +343,7 @@ def _judge_main(conn: Any) -> None:
     """The judge process: frames in, (count, box) per hand and the frame's sha1 out, until EOF."""
     with contextlib.suppress(OSError):
         os.nice(19)
+    with contextlib.suppress(OSError, AttributeError):  # no affinity calls on macOS
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, cores[-1:])  # the teacher's thread pool on one core, not all of them
     try:
