@@ -66,6 +66,9 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/training_threads.py
 	$(PY) benchmarks/face_blur.py
 	$(PY) benchmarks/serving.py
+	$(PY) benchmarks/serving.py --compare
+	$(PY) benchmarks/monitoring.py
+	$(PY) benchmarks/training_speed.py
 	$(PY) benchmarks/gpu.py
 
 lock: ## Re-resolve requirements.lock from pyproject.toml (needs network)
