@@ -62,8 +62,8 @@ def benchmark_frame() -> bytes:
     return encoded.tobytes()
 
 
-def train_model(root: Path) -> str:
-    """A throw-away registered model at imgsz 320 in a store under `root`; returns its URI."""
+def registered(root: Path, img_size: int, epochs: int, weights: str | None = None, int8: bool = False) -> str:
+    """A throw-away registered version (the test config's tiny data) in a store under `root`; its URI."""
     from fingercount.config import load_training_config
     from fingercount.training.trainer import TrainEnvironment, train
 
@@ -72,36 +72,26 @@ def train_model(root: Path) -> str:
     config = load_training_config(Path("configs/test_config.yaml"))
     config = config.model_copy(
         update={
-            "dataset": config.dataset.model_copy(update={"img_size": 320}),
-            "training": config.training.model_copy(update={"epochs": 1}),
-            "export": config.export.model_copy(update={"int8": True}),
+            "model": config.model.model_copy(update={"weights": weights}),
+            "dataset": config.dataset.model_copy(update={"img_size": img_size}),
+            "training": config.training.model_copy(update={"epochs": epochs}),
+            "export": config.export.model_copy(update={"int8": int8}),
             "mlflow": config.mlflow.model_copy(update={"experiment_name": "serving-benchmark"}),
         }
     )
     uri = f"sqlite:///{root / 'mlruns.db'}"
     train(config, TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False))
     return uri
+
+
+def train_model(root: Path) -> str:
+    """A 1-epoch model at imgsz 320 with INT8 (weights don't change latency; architecture and size do)."""
+    return registered(root, 320, 1, int8=True)
 
 
 def register_checkpoint(root: Path) -> str:
-    """The shipped checkpoint registered as it is (`training.epochs: 0`, 160 px) in a store under `root`."""
-    from fingercount.config import load_training_config
-    from fingercount.training.trainer import TrainEnvironment, train
-
-    shutil.copytree(REPO / "configs", root / "configs")
-    os.chdir(root)
-    config = load_training_config(Path("configs/test_config.yaml"))
-    config = config.model_copy(
-        update={
-            "model": config.model.model_copy(update={"weights": "fingercount-hands-n160"}),
-            "dataset": config.dataset.model_copy(update={"img_size": 160}),
-            "training": config.training.model_copy(update={"epochs": 0}),
-            "mlflow": config.mlflow.model_copy(update={"experiment_name": "serving-benchmark"}),
-        }
-    )
-    uri = f"sqlite:///{root / 'mlruns.db'}"
-    train(config, TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False))
-    return uri
+    """The shipped checkpoint registered as it is (`training.epochs: 0`, 160 px)."""
+    return registered(root, 160, 0, weights="fingercount-hands-n160")
 
 
 def real_frame() -> bytes:
