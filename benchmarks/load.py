@@ -1,6 +1,7 @@
 """Load: /predict under 1, 16, 64 and 256 concurrent clients, with bounded admission.
 
     python benchmarks/load.py [--seconds 10] [--tracking-uri URI --version N]
+                              [--server-cpus 0 --client-cpus 1]   # the load generator on its own core
 
 Each client posts the same 640x480 JPEG in a loop for `--seconds`; a 503 (shed, with
 Retry-After) is counted and the client goes on at once (a worst-case client that ignores the
@@ -14,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -73,20 +77,73 @@ async def clients(base: str, image: bytes, count: int, seconds: float) -> list[t
     return results
 
 
+def server_buckets(base: str, status: str) -> dict[float, float]:
+    """The server's own /predict latency histogram for one status: cumulative count per bucket bound."""
+    from prometheus_client.parser import text_string_to_metric_families
+
+    buckets: dict[float, float] = {}
+    for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=30).text):
+        for sample in family.samples:
+            labels = sample.labels
+            predict = labels.get("route") == "/predict" and labels.get("status") == status
+            if sample.name == "fingercount_request_seconds_bucket" and predict:
+                buckets[float(labels["le"])] = sample.value
+    return buckets
+
+
+def bucket_p99(before: dict[float, float], after: dict[float, float]) -> float:
+    """The bucket bound under which 99 % of the requests between two scrapes finished (inf: over the last)."""
+    counts = {bound: after.get(bound, 0) - before.get(bound, 0) for bound in after}
+    total = counts.get(float("inf"), 0)
+    if not total:
+        return float("nan")
+    return next(bound for bound in sorted(counts) if counts[bound] >= 0.99 * total)
+
+
+@contextlib.contextmanager
+def health_probe(base: str, every: float = 0.05) -> Iterator[list[float]]:
+    """GET /health every `every` seconds while the block runs: its latencies (seconds)."""
+    latencies: list[float] = []
+    done = threading.Event()
+
+    def probe() -> None:
+        with httpx.Client(timeout=30) as client:
+            while not done.is_set():
+                started = time.perf_counter()
+                with contextlib.suppress(httpx.HTTPError):
+                    client.get(f"{base}/health")
+                    latencies.append(time.perf_counter() - started)
+                done.wait(every)
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    try:
+        yield latencies
+    finally:
+        done.set()
+        thread.join(timeout=30)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--tracking-uri")
     parser.add_argument("--version", default="1")
+    parser.add_argument("--server-cpus", help="run the server on these CPUs (taskset -c LIST), e.g. 0")
+    parser.add_argument("--client-cpus", help="run the load generator on these CPUs, e.g. 1")
     args = parser.parse_args()
     quiet_third_parties()
+    if args.client_cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.client_cpus.split(",")})
     work = Path(tempfile.mkdtemp(prefix="fc-load-"))
     uri = args.tracking_uri or train_model(work)
     port = free_port()
     env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": MODEL, "MODEL_CACHE_DIR": str(work / "cache")}
     env.pop("MODEL_ALIAS", None)
+    pinned = ["taskset", "-c", args.server_cpus] if args.server_cpus else []
     server = subprocess.Popen(
-        [sys.executable, "-m", "fingercount", "serve", "--port", str(port), "--log-level", "warning"], env=env
+        [*pinned, sys.executable, "-m", "fingercount", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
     )
     base = f"http://127.0.0.1:{port}"
     image = benchmark_frame()
@@ -99,13 +156,16 @@ def main() -> None:
         model = loaded.json()["model"]
         rows = []
         for count in (1, 16, 64, 256):
-            results = asyncio.run(clients(base, image, count, args.seconds))
+            refused_before = server_buckets(base, "503")
+            with health_probe(base) as health:
+                results = asyncio.run(clients(base, image, count, args.seconds))
+            refused_inside = bucket_p99(refused_before, server_buckets(base, "503"))
             admitted = [t for s, t in results if s == 200]
             shed = [t for s, t in results if s == 503]
             errors = sum(1 for s, _ in results if s not in (200, 503))
-            rows.append(
-                (count, len(admitted) / args.seconds, admitted, shed, len(results), errors, rss_mib(server.pid))
-            )
+            rss = rss_mib(server.pid)
+            rows.append((count, len(admitted) / args.seconds, admitted, shed, len(results), errors, rss, health,
+                         refused_inside))  # fmt: skip
         streams = [rss_mib(server.pid)]
         for _ in range(3):
             asyncio.run(abusive_streams(base, image))
@@ -119,14 +179,15 @@ def main() -> None:
     header = (
         f"{'clients':>7} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10} {'shed':>6} {'errors':>6}"
     )
-    print(f"{header} {'RSS MiB':>8}")
-    for count, rate, admitted, shed, total, errors, rss in rows:
+    print(f"{header} {'RSS MiB':>8} {'/health p99 ms':>14} {'503 p99 in server':>17}")
+    for count, rate, admitted, shed, total, errors, rss, health, refused_inside in rows:
         p50 = statistics.median(admitted) * 1000 if admitted else float("nan")
         p99 = percentile(admitted, 0.99) * 1000 if admitted else float("nan")
         shed_p99 = percentile(shed, 0.99) * 1000 if shed else float("nan")
         print(
             f"{count:>7} {rate:>10.1f} {p50:>7.1f} {p99:>7.1f} {shed_p99:>10.1f} {len(shed) / total:>6.1%} {errors:>6}"
-            f" {rss:>8.0f}"
+            f" {rss:>8.0f} {percentile(health, 0.99) * 1000 if health else float('nan'):>14.1f}"
+            f" {'≤ ' + format(refused_inside * 1000, '.0f') + ' ms' if refused_inside == refused_inside else '–':>17}"
         )
     rounds = " → ".join(f"{rss:.0f}" for rss in streams)
     print(f"WebSocket abuse (32 clients × 300 unread frames, 3 rounds): server RSS MiB {rounds}")
