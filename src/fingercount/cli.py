@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import sys
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -368,12 +370,8 @@ def train_command(
     load_data_config(config.dataset.config)  # both configs are checked before any work starts
     report = ProgressFile(progress_file) if progress_file else None
     env = TrainEnvironment.from_settings(_settings(), progress=not quiet, report=report)
-    try:
+    with _failure_reported(report):
         result = train(config, env, config_path=training_config, evaluate=evaluate, resume=resume)
-    except FingercountError as exc:
-        if report is not None:
-            report({"phase": "failed", "error": str(exc)})
-        raise
     typer.echo(f"run {result.run_id} finished; weights: {result.weights}")
     if result.evaluation is not None:
         _print_metrics(result.evaluation.metrics)
@@ -390,6 +388,17 @@ def train_command(
         promoted = result.promotion["promoted"] if result.promotion else None
         report({"phase": "done", "version": result.model_version, "promoted": promoted, "message": message or "",
                 "metrics": _count_accuracies(result)})  # fmt: skip
+
+
+@contextlib.contextmanager
+def _failure_reported(report: Callable[[dict[str, Any]], None] | None) -> Iterator[None]:
+    """A job's error also goes to its progress file, for the server watching it."""
+    try:
+        yield
+    except FingercountError as exc:
+        if report is not None:
+            report({"phase": "failed", "error": str(exc)})
+        raise
 
 
 def _count_accuracies(result: Any) -> dict[str, float]:
@@ -468,12 +477,8 @@ def teach_command(
     report = ProgressFile(progress_file) if progress_file else None
     env = TrainEnvironment.from_settings(settings, progress=not quiet, report=report)
     folder = (collections_dir or settings.collections_path()) / collection
-    try:
+    with _failure_reported(report):
         result, decision = teach(base, folder, env, name, target, parent or f"models:/{name}@{target}", epochs)
-    except FingercountError as exc:
-        if report is not None:
-            report({"phase": "failed", "error": str(exc)})
-        raise
     verb = "promoted to" if decision.promoted else "not promoted to"
     message = f"{name} v{result.model_version} {verb} @{decision.alias}: {decision.reason}"
     if report is not None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, Info
 
 _LATENCY_BUCKETS = (0.005, 0.01, 0.02, 0.04, 0.08, 0.15, 0.3, 0.6, 1.2, 2.5, 5.0)
@@ -29,32 +31,18 @@ class ServingMetrics:
         self.shed = Counter(
             "fingercount_inference_shed", "Inference requests refused with 503 (at capacity)", registry=self.registry
         )
-        by_version = ["version"]
-        self.monitor_agreement = Gauge(
-            "fingercount_monitor_agreement", "Model vs teacher count agreement over the window", by_version,
-            registry=self.registry,
-        )  # fmt: skip
-        self.monitor_baseline = Gauge(
-            "fingercount_monitor_baseline", "The version's teacher agreement on its held-out sets", by_version,
-            registry=self.registry,
-        )  # fmt: skip
-        self.monitor_drift = Gauge(
-            "fingercount_monitor_drift", "1 while the agreement is below the alarm", by_version, registry=self.registry
-        )
-        self.monitor_judged = Counter(
-            "fingercount_monitor_judged", "Sampled frames the teacher judged", by_version, registry=self.registry
-        )
-        self.monitor_skipped = Counter(
-            "fingercount_monitor_skipped", "Sampled frames where the teacher saw no hand", by_version,
-            registry=self.registry,
-        )  # fmt: skip
-        self.monitor_dropped = Counter(
-            "fingercount_monitor_dropped", "Samples dropped while the judge was busy", by_version,
-            registry=self.registry,
-        )  # fmt: skip
-        self.monitor_unreadable = Counter(
-            "fingercount_monitor_unreadable", "Samples the teacher could not read", by_version, registry=self.registry
-        )
+
+        # Monitoring without labels (serving/monitor.py), each by model version.
+        def by_version(kind: type[Gauge] | type[Counter], name: str, doc: str) -> Any:
+            return kind(f"fingercount_monitor_{name}", doc, ["version"], registry=self.registry)
+
+        self.monitor_agreement = by_version(Gauge, "agreement", "Model vs teacher count agreement over the window")
+        self.monitor_baseline = by_version(Gauge, "baseline", "The version's teacher agreement on its held-out sets")
+        self.monitor_drift = by_version(Gauge, "drift", "1 while the agreement is below the alarm")
+        self.monitor_judged = by_version(Counter, "judged", "Sampled frames the teacher judged")
+        self.monitor_skipped = by_version(Counter, "skipped", "Sampled frames where the teacher saw no hand")
+        self.monitor_dropped = by_version(Counter, "dropped", "Samples dropped while the judge was busy or resting")
+        self.monitor_unreadable = by_version(Counter, "unreadable", "Samples the teacher could not read")
         self.dropped_frames = Counter(
             "fingercount_ws_dropped_frames", "WebSocket frames replaced by a newer one before processing",
             registry=self.registry,

@@ -45,7 +45,7 @@ class Sample:
     frame: np.ndarray  # as predicted (blurred when the request was)
     model_count: int
     version: str
-    baseline: float | None
+    metrics: dict[str, float]  # the version's registered metrics (the baseline is read from them once)
     blurred: bool
 
 
@@ -151,7 +151,7 @@ class Monitor:
             self._drop(version)
             return
         try:
-            self._queue.put_nowait(Sample(frame, model_count, version, baseline_of(info.metrics), blurred))
+            self._queue.put_nowait(Sample(frame, model_count, version, info.metrics, blurred))
         except queue.Full:
             self._drop(version)
 
@@ -197,8 +197,9 @@ class Monitor:
         with self._lock:
             window = self._versions.get(sample.version)
             if window is None:
-                window = VersionWindow(deque(maxlen=self.settings.monitor_window), sample.baseline, "held-out sets")
-                if sample.baseline is None and self._last is not None:  # registered without teacher figures
+                baseline = baseline_of(sample.metrics)
+                window = VersionWindow(deque(maxlen=self.settings.monitor_window), baseline, "held-out sets")
+                if baseline is None and self._last is not None:  # registered without teacher figures
                     window.baseline, window.baseline_from = self._last.baseline, self._last.baseline_from
                 self._versions[sample.version] = window
             if window.baseline is not None:
