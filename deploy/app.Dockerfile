@@ -13,15 +13,17 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
     MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true YOLO_OFFLINE=true YOLO_AUTOINSTALL=false
 WORKDIR /app
 
-FROM base AS build
+# Dependencies before the source, installed from a stub of the package: a change to src/ rebuilds
+# only the small last layer, and the multi-GB dependency layers stay cached (and stored once) on the
+# build host. pip's cache is a build cache mount: kept between builds on the host, never in an image.
+FROM base AS deps
 COPY pyproject.toml requirements.lock README.md ./
-COPY src ./src
 # The `label` extra (MediaPipe, no PyTorch): the Collect page's teacher runs in the server.
-# pip's cache is a build cache mount: kept between builds on the host, never in the image (the
-# training image's PyTorch and CUDA wheels are ~4 GB to download again otherwise).
 RUN --mount=type=cache,target=/root/.cache/pip \
-    python -m venv /opt/venv \
-    && /opt/venv/bin/pip install --constraint requirements.lock ".[label]"
+    mkdir -p src/fingercount && touch src/fingercount/__init__.py \
+    && python -m venv /opt/venv \
+    && /opt/venv/bin/pip install --constraint requirements.lock ".[label]" \
+    && rm -rf src build
 # GPU serving (deploy/docker-compose.gpu.yml): ONNX Runtime's CUDA build instead of the CPU one.
 ARG ONNXRUNTIME_PACKAGE=""
 RUN --mount=type=cache,target=/root/.cache/pip \
@@ -29,9 +31,16 @@ RUN --mount=type=cache,target=/root/.cache/pip \
       /opt/venv/bin/pip uninstall --yes onnxruntime && /opt/venv/bin/pip install "$ONNXRUNTIME_PACKAGE"; \
     fi
 
-FROM build AS build-training
+# PyTorch, Ultralytics and CUDA (~6 GB): the training image only.
+FROM deps AS deps-training
 RUN --mount=type=cache,target=/root/.cache/pip \
-    /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]"
+    mkdir -p src/fingercount && touch src/fingercount/__init__.py \
+    && /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]" \
+    && rm -rf src build
+
+FROM deps AS build
+COPY src ./src
+RUN /opt/venv/bin/pip install --no-deps --force-reinstall .
 
 FROM base AS serving
 COPY --from=build /opt/venv /opt/venv
@@ -45,7 +54,9 @@ CMD ["fingercount", "serve", "--host", "0.0.0.0", "--port", "8000"]
 
 # Straight from the stage that installed PyTorch: copying its ~8 GB environment into a fresh stage
 # would store it twice on the build host (and needs as much again in temporary space).
-FROM build-training AS training
+FROM deps-training AS training
+COPY src ./src
+RUN /opt/venv/bin/pip install --no-deps --force-reinstall .
 ENV PATH=/opt/venv/bin:$PATH
 COPY configs ./configs
 RUN mkdir -p /app/data /app/experiments && chown -R fingercount /app

@@ -172,7 +172,15 @@ class ComposeStack:
             args += ["--target", build["target"]]
         for key, value in build.get("args", {}).items():
             args += ["--build-arg", f"{key}={value}"]
+        previous = self.image_id(service)
         podman(*args, *extra, str(context), timeout=1800)
+        # The image the tag left is dead weight (the training image is ~8 GB): CI's disk filled up
+        # with them. Its layers that the new image shares stay; one still in use is kept.
+        if previous and previous != self.image_id(service):
+            podman("rmi", previous, check=False)
+
+    def image_id(self, service: str) -> str:
+        return podman("image", "inspect", "--format", "{{.Id}}", self.image(service), check=False).stdout.strip()
 
     def up(self, names: list[str] | None = None, timeout: float = 300) -> None:
         for service in self.order(names):
