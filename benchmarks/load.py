@@ -2,13 +2,17 @@
 
     python benchmarks/load.py [--seconds 10] [--tracking-uri URI --version N]
                               [--server-cpus 0 --client-cpus 1]   # the load generator on its own core
+                              [--nice 0,10]   # one server per INFERENCE_NICE, side by side
 
 Each client posts the same 640x480 JPEG in a loop for `--seconds`; a 503 (shed, with
 Retry-After) is counted and the client goes on at once (a worst-case client that ignores the
 hint). Prints, per client count: admitted requests per second, p50/p99 latency of admitted
-requests, p99 latency of refusals, the shed share, errors other than 503 (must be 0) and the
-server's resident memory after the row. Then WebSocket abuse, three rounds: 32 clients each
-send 300 frames without reading an answer and leave; memory after each round (flat = bounded).
+requests, p99 latency of refusals, the shed share, errors other than 503 (must be 0), the
+server's resident memory after the row, `/health` p99 (one GET every 50 ms) and, from the server's
+own histogram, the p99 of admitted and refused requests inside it. The load generator sends
+pre-encoded requests on raw keep-alive connections, so that its own work stays small. Then
+WebSocket abuse, three rounds: 32 clients each send 300 frames without reading an answer and
+leave; memory after each round (flat = bounded).
 """
 
 from __future__ import annotations
@@ -17,14 +21,15 @@ import argparse
 import asyncio
 import contextlib
 import os
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -57,23 +62,55 @@ async def abusive_streams(base: str, image: bytes, count: int = 32, frames: int 
     await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def clients(base: str, image: bytes, count: int, seconds: float) -> list[tuple[int, float]]:
+def multipart_request(port: int, image: bytes) -> bytes:
+    """One `POST /predict` (multipart, keep-alive), encoded once: the load generator spends its core on
+    sending and waiting, not on building requests, so the latencies it reads are the server's."""
+    boundary = "fingercount-load-boundary"
+    body = (
+        (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.jpg"\r\n'
+            "Content-Type: image/jpeg\r\n\r\n"
+        ).encode()
+        + image
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    head = (
+        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
+        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n"
+    )
+    return head.encode() + body
+
+
+async def response_status(reader: asyncio.StreamReader) -> int:
+    """Read one HTTP/1.1 response (status line, headers, a Content-Length body); its status."""
+    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+    length = next((int(line.split(":", 1)[1]) for line in head if line.lower().startswith("content-length:")), 0)
+    await reader.readexactly(length)
+    return int(head[0].split(" ", 2)[1])
+
+
+async def clients(port: int, image: bytes, count: int, seconds: float) -> list[tuple[int, float]]:
+    """`count` keep-alive connections, each posting the photo in a loop for `seconds`."""
     results: list[tuple[int, float]] = []
     deadline = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=count, max_keepalive_connections=count)
-    async with httpx.AsyncClient(timeout=60, limits=limits) as client:
+    request = multipart_request(port, image)
 
-        async def loop() -> None:
-            while time.perf_counter() < deadline:
-                started = time.perf_counter()
-                try:
-                    status = (await client.post(f"{base}/predict", files={"file": ("f.jpg", image)})).status_code
-                except httpx.HTTPError as exc:
-                    status = 0
-                    failures.append(type(exc).__name__)
-                results.append((status, time.perf_counter() - started))
+    async def loop() -> None:
+        connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None
+        while time.perf_counter() < deadline:
+            started = time.perf_counter()
+            try:
+                connection = connection or await asyncio.open_connection("127.0.0.1", port)
+                connection[1].write(request)
+                status = await response_status(connection[0])
+            except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
+                status, connection = 0, None
+                failures.append(type(exc).__name__)
+            results.append((status, time.perf_counter() - started))
+        if connection is not None:
+            connection[1].close()
 
-        await asyncio.gather(*(loop() for _ in range(count)))
+    await asyncio.gather(*(loop() for _ in range(count)))
     return results
 
 
@@ -124,21 +161,47 @@ def health_probe(base: str, every: float = 0.05) -> Iterator[list[float]]:
         thread.join(timeout=30)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--seconds", type=float, default=10.0)
-    parser.add_argument("--tracking-uri")
-    parser.add_argument("--version", default="1")
-    parser.add_argument("--server-cpus", help="run the server on these CPUs (taskset -c LIST), e.g. 0")
-    parser.add_argument("--client-cpus", help="run the load generator on these CPUs, e.g. 1")
-    args = parser.parse_args()
-    quiet_third_parties()
-    if args.client_cpus:
-        os.sched_setaffinity(0, {int(cpu) for cpu in args.client_cpus.split(",")})
-    work = Path(tempfile.mkdtemp(prefix="fc-load-"))
-    uri = args.tracking_uri or train_model(work)
+@dataclass
+class Row:
+    clients: int
+    results: list[tuple[int, float]]  # (status, seconds) as the load generator saw them
+    seconds: float
+    health: list[float]
+    rss: float
+    refused_inside: float  # bucket bounds of the server's own histogram, seconds
+    admitted_inside: float
+
+    def line(self) -> str:
+        admitted = [t for s, t in self.results if s == 200]
+        shed = [t for s, t in self.results if s == 503]
+        errors = sum(1 for s, _ in self.results if s not in (200, 503))
+
+        def ms(values: list[float], q: float) -> float:
+            return percentile(values, q) * 1000 if values else float("nan")
+
+        def bound(seconds: float) -> str:
+            return "–" if seconds != seconds else f"≤ {seconds * 1000:.0f} ms"
+
+        return (
+            f"{self.clients:>7} {len(self.results) / self.seconds:>9.0f} {len(admitted) / self.seconds:>10.1f}"
+            f" {ms(admitted, 0.5):>7.1f} {ms(admitted, 0.99):>7.1f}"
+            f" {ms(shed, 0.99):>10.1f} {len(shed) / len(self.results):>6.1%} {errors:>6} {self.rss:>8.0f}"
+            f" {ms(self.health, 0.99):>14.1f} {bound(self.admitted_inside):>12} {bound(self.refused_inside):>12}"
+        )
+
+
+HEADER = (
+    f"{'clients':>7} {'answers/s':>9} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10}"
+    f" {'shed':>6} {'errors':>6}"
+    f" {'RSS MiB':>8} {'/health p99 ms':>14} {'200 p99 (s)':>12} {'503 p99 (s)':>12}"
+)
+
+
+def measure(args: argparse.Namespace, uri: str, work: Path, nice: str) -> tuple[dict[str, Any], list[Row], list[float]]:
+    """One server with INFERENCE_NICE=`nice`: the rows at 1, 16, 64, 256 clients, then WebSocket abuse."""
     port = free_port()
-    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": MODEL, "MODEL_CACHE_DIR": str(work / "cache")}
+    env = {**os.environ, "MLFLOW_TRACKING_URI": uri, "MODEL_NAME": MODEL, "MODEL_CACHE_DIR": str(work / "cache"),
+           "INFERENCE_NICE": nice}  # fmt: skip
     env.pop("MODEL_ALIAS", None)
     pinned = ["taskset", "-c", args.server_cpus] if args.server_cpus else []
     server = subprocess.Popen(
@@ -153,19 +216,13 @@ def main() -> None:
             f"{base}/models/load", json={"model_name": MODEL, "version": int(args.version)}, timeout=300
         )
         loaded.raise_for_status()
-        model = loaded.json()["model"]
         rows = []
         for count in (1, 16, 64, 256):
-            refused_before = server_buckets(base, "503")
+            before = {status: server_buckets(base, status) for status in ("200", "503")}
             with health_probe(base) as health:
-                results = asyncio.run(clients(base, image, count, args.seconds))
-            refused_inside = bucket_p99(refused_before, server_buckets(base, "503"))
-            admitted = [t for s, t in results if s == 200]
-            shed = [t for s, t in results if s == 503]
-            errors = sum(1 for s, _ in results if s not in (200, 503))
-            rss = rss_mib(server.pid)
-            rows.append((count, len(admitted) / args.seconds, admitted, shed, len(results), errors, rss, health,
-                         refused_inside))  # fmt: skip
+                results = asyncio.run(clients(port, image, count, args.seconds))
+            inside = {status: bucket_p99(before[status], server_buckets(base, status)) for status in before}
+            rows.append(Row(count, results, args.seconds, health, rss_mib(server.pid), inside["503"], inside["200"]))
         streams = [rss_mib(server.pid)]
         for _ in range(3):
             asyncio.run(abusive_streams(base, image))
@@ -174,23 +231,34 @@ def main() -> None:
         assert httpx.post(f"{base}/predict", files={"file": ("f.jpg", image)}, timeout=60).status_code == 200
     finally:
         stop_process(server)
+    return loaded.json()["model"], rows, streams
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--seconds", type=float, default=10.0)
+    parser.add_argument("--tracking-uri")
+    parser.add_argument("--version", default="1")
+    parser.add_argument("--server-cpus", help="run the server on these CPUs (taskset -c LIST), e.g. 0")
+    parser.add_argument("--client-cpus", help="run the load generator on these CPUs, e.g. 1")
+    parser.add_argument("--nice", default="10", help="INFERENCE_NICE values, one server each, e.g. 0,10")
+    args = parser.parse_args()
+    quiet_third_parties()
+    if args.client_cpus:
+        os.sched_setaffinity(0, {int(cpu) for cpu in args.client_cpus.split(",")})
+    work = Path(tempfile.mkdtemp(prefix="fc-load-"))
+    uri = args.tracking_uri or train_model(work)
+    arms = {nice: measure(args, uri, work, nice) for nice in args.nice.split(",")}
+    model = next(iter(arms.values()))[0]
     print(f"load: {model['engine']}, imgsz {model['imgsz']}, warm-up inference {model['inference_ms']} ms, "
-          f"{args.seconds:g} s per row, 640x480 JPEG")  # fmt: skip
-    header = (
-        f"{'clients':>7} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10} {'shed':>6} {'errors':>6}"
-    )
-    print(f"{header} {'RSS MiB':>8} {'/health p99 ms':>14} {'503 p99 in server':>17}")
-    for count, rate, admitted, shed, total, errors, rss, health, refused_inside in rows:
-        p50 = statistics.median(admitted) * 1000 if admitted else float("nan")
-        p99 = percentile(admitted, 0.99) * 1000 if admitted else float("nan")
-        shed_p99 = percentile(shed, 0.99) * 1000 if shed else float("nan")
-        print(
-            f"{count:>7} {rate:>10.1f} {p50:>7.1f} {p99:>7.1f} {shed_p99:>10.1f} {len(shed) / total:>6.1%} {errors:>6}"
-            f" {rss:>8.0f} {percentile(health, 0.99) * 1000 if health else float('nan'):>14.1f}"
-            f" {'≤ ' + format(refused_inside * 1000, '.0f') + ' ms' if refused_inside == refused_inside else '–':>17}"
-        )
-    rounds = " → ".join(f"{rss:.0f}" for rss in streams)
-    print(f"WebSocket abuse (32 clients × 300 unread frames, 3 rounds): server RSS MiB {rounds}")
+          f"{args.seconds:g} s per row, 640x480 JPEG; (s): the server's own histogram, a bucket bound")  # fmt: skip
+    for nice, (_, rows, streams) in arms.items():
+        print(f"INFERENCE_NICE={nice}")
+        print(HEADER)
+        for row in rows:
+            print(row.line())
+        rounds = " → ".join(f"{rss:.0f}" for rss in streams)
+        print(f"WebSocket abuse (32 clients × 300 unread frames, 3 rounds): server RSS MiB {rounds}")
 
     if failures:
         print("transport errors:", ", ".join(f"{name} x{failures.count(name)}" for name in sorted(set(failures))))

@@ -38,6 +38,9 @@ class Settings(BaseSettings):
     inference_workers: int = Field(default=2, ge=1, alias="INFERENCE_WORKERS")
     queue_depth: int | None = Field(default=None, ge=0, alias="QUEUE_DEPTH")  # None: from the model's speed
     max_queue_wait: float = Field(default=0.5, gt=0, alias="MAX_QUEUE_WAIT")  # seconds, for the default depth
+    # Inference threads' nice value (0-19, 0: same as the event loop): under overload the loop keeps
+    # admitting, refusing and answering /health at once (serving/priority.py).
+    inference_nice: int = Field(default=0, ge=0, le=19, alias="INFERENCE_NICE")
     body_timeout: float = Field(default=30.0, gt=0, alias="BODY_TIMEOUT")  # seconds between body chunks
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(default=40_000_000, ge=1, alias="MAX_IMAGE_PIXELS")

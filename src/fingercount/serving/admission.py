@@ -1,36 +1,41 @@
 """Bounded admission for inference: a few requests run, a bounded number wait, the rest are shed.
 
 An unbounded queue makes every client wait longer as load grows and tells none of them to back
-off. Here at most `workers` inferences run at once (their own thread limiter, so `/health` and
+off. Here at most `workers` inferences run at once (on their own threads, so `/health` and
 `/metrics` never wait behind inference) and at most `depth` more wait; beyond that a request is
 answered 503 with `Retry-After` at once — before its body is read (`would_shed`, checked by the
-middleware) and again when it is admitted (`run`, authoritative).
+middleware) and again when it is admitted (`run`, authoritative). The inference threads run at a
+lower priority (`nice`, see priority.py) so that the event loop keeps answering under overload.
 """
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-import anyio.to_thread
-from anyio import CapacityLimiter
+import anyio
 
 from fingercount.errors import OverloadedError
 from fingercount.serving.metrics import ServingMetrics
+from fingercount.serving.priority import lower_this_thread
 
 T = TypeVar("T")
 
 
 class Admission:
-    def __init__(self, workers: int, depth: int, metrics: ServingMetrics, max_wait: float | None = None) -> None:
+    def __init__(
+        self, workers: int, depth: int, metrics: ServingMetrics, max_wait: float | None = None, nice: int = 0
+    ) -> None:
         self.workers = workers
         self.depth = depth
         self.metrics = metrics
         # With `max_wait`, the depth follows the measured service time: as many as clear within it.
         self.max_wait = max_wait
-        self.limiter = CapacityLimiter(workers)
+        self.pool = ThreadPoolExecutor(workers, "inference", initializer=lower_this_thread, initargs=(nice,))
         self.admitted = 0  # running + waiting; touched only on the event loop
         self.seconds_per_request = 0.05  # service time per request (all workers together), measured
 
@@ -73,7 +78,13 @@ class Admission:
                 self.observe(time.perf_counter() - started)
 
         try:
-            return await anyio.to_thread.run_sync(timed, limiter=self.limiter)
+            # Shielded: a cancelled request still holds its place until its inference ends.
+            with anyio.CancelScope(shield=True):
+                result = await asyncio.wrap_future(self.pool.submit(timed))
+            return result
         finally:
             self.admitted -= 1
             self.metrics.queue.set(self.admitted)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)

@@ -25,6 +25,7 @@ from fingercount.serving.deps import ServingState
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.middleware import ObserveMiddleware, SecurityHeadersMiddleware
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
+from fingercount.serving.priority import lower_engine_threads
 from fingercount.serving.routes import collections, health, jobs, models, monitor, predict
 from fingercount.settings import Settings, quiet_third_parties
 
@@ -83,10 +84,12 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         settings.queue_depth or 1,
         metrics,
         settings.max_queue_wait if follow_speed else None,
+        settings.inference_nice,
     )
 
     def on_swap(info: ModelInfo) -> None:
         admission.reset(info.inference_ms / 1000)
+        lower_engine_threads(settings.inference_nice)  # the new engine's compute threads exist after its warm-up
         metrics.swaps.inc()
         metrics.model_loaded.set(1)
         metrics.model.info({"name": info.name, "version": info.version, "engine": info.engine})
@@ -118,6 +121,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         state.jobs.shutdown()
         state.monitor.stop()
         state.close()
+        admission.close()
 
     app = FastAPI(
         title="fingercount",

@@ -38,7 +38,7 @@ class ObserveMiddleware:
             return
         if scope["path"] == "/predict" and scope["method"] == "POST" and self.admission.would_shed():
             await self._reject(send, self.admission.shed())  # before reading a body it would not process
-            self._observe(scope, 503, started)
+            self._observe(scope, 503, started, "/predict")  # not routed yet
             return
         status = 500
 
@@ -69,9 +69,9 @@ class ObserveMiddleware:
         finally:
             self._observe(scope, status, started)
 
-    def _observe(self, scope: Scope, status: int, started: float) -> None:
+    def _observe(self, scope: Scope, status: int, started: float, path: str | None = None) -> None:
         route: Any = scope.get("route")
-        path = getattr(route, "path", "unmatched")
+        path = path or getattr(route, "path", "unmatched")
         self.metrics.requests.labels(path, str(status)).observe(time.perf_counter() - started)
 
     async def _reject(self, send: Send, error: FingercountError) -> None:
