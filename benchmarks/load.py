@@ -9,7 +9,8 @@ Retry-After) is counted and the client goes on at once (a worst-case client that
 hint). Prints, per client count: admitted requests per second, p50/p99 latency of admitted
 requests, p99 latency of refusals, the shed share, errors other than 503 (must be 0), the
 server's resident memory after the row, `/health` p99 (one GET every 50 ms) and, from the server's
-own histogram, the p99 of admitted and refused requests inside it. The load generator sends
+own histograms, the p99 of admitted and refused requests inside it and of the time admitted
+requests waited for an inference worker (the queue's promise: `MAX_QUEUE_WAIT`). The load generator sends
 pre-encoded requests on raw keep-alive connections, so that its own work stays small. Then
 WebSocket abuse, three rounds: 32 clients each send 300 frames without reading an answer and
 leave; memory after each round (flat = bounded).
@@ -114,17 +115,16 @@ async def clients(port: int, image: bytes, count: int, seconds: float) -> list[t
     return results
 
 
-def server_buckets(base: str, status: str) -> dict[float, float]:
-    """The server's own /predict latency histogram for one status: cumulative count per bucket bound."""
+def server_buckets(base: str, name: str, **labels: str) -> dict[float, float]:
+    """One of the server's own histograms (labels picked): cumulative count per bucket bound."""
     from prometheus_client.parser import text_string_to_metric_families
 
     buckets: dict[float, float] = {}
     for family in text_string_to_metric_families(httpx.get(f"{base}/metrics", timeout=30).text):
         for sample in family.samples:
-            labels = sample.labels
-            predict = labels.get("route") == "/predict" and labels.get("status") == status
-            if sample.name == "fingercount_request_seconds_bucket" and predict:
-                buckets[float(labels["le"])] = sample.value
+            picked = all(sample.labels.get(key) == value for key, value in labels.items())
+            if sample.name == f"{name}_bucket" and picked:
+                buckets[float(sample.labels["le"])] = sample.value
     return buckets
 
 
@@ -168,8 +168,7 @@ class Row:
     seconds: float
     health: list[float]
     rss: float
-    refused_inside: float  # bucket bounds of the server's own histogram, seconds
-    admitted_inside: float
+    inside: dict[str, float]  # p99 from the server's own histograms (a bucket bound, s): 200, 503, queue wait
 
     def line(self) -> str:
         admitted = [t for s, t in self.results if s == 200]
@@ -186,14 +185,15 @@ class Row:
             f"{self.clients:>7} {len(self.results) / self.seconds:>9.0f} {len(admitted) / self.seconds:>10.1f}"
             f" {ms(admitted, 0.5):>7.1f} {ms(admitted, 0.99):>7.1f}"
             f" {ms(shed, 0.99):>10.1f} {len(shed) / len(self.results):>6.1%} {errors:>6} {self.rss:>8.0f}"
-            f" {ms(self.health, 0.99):>14.1f} {bound(self.admitted_inside):>12} {bound(self.refused_inside):>12}"
+            f" {ms(self.health, 0.99):>14.1f} {bound(self.inside['200']):>12} {bound(self.inside['503']):>12}"
+            f" {bound(self.inside['wait']):>12}"
         )
 
 
 HEADER = (
     f"{'clients':>7} {'answers/s':>9} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10}"
     f" {'shed':>6} {'errors':>6}"
-    f" {'RSS MiB':>8} {'/health p99 ms':>14} {'200 p99 (s)':>12} {'503 p99 (s)':>12}"
+    f" {'RSS MiB':>8} {'/health p99 ms':>14} {'200 p99 (s)':>12} {'503 p99 (s)':>12} {'wait p99 (s)':>12}"
 )
 
 
@@ -218,11 +218,16 @@ def measure(args: argparse.Namespace, uri: str, work: Path, nice: str) -> tuple[
         loaded.raise_for_status()
         rows = []
         for count in (1, 16, 64, 256):
-            before = {status: server_buckets(base, status) for status in ("200", "503")}
+            histograms = {
+                "200": lambda: server_buckets(base, "fingercount_request_seconds", route="/predict", status="200"),
+                "503": lambda: server_buckets(base, "fingercount_request_seconds", route="/predict", status="503"),
+                "wait": lambda: server_buckets(base, "fingercount_inference_queue_seconds"),
+            }
+            before = {key: read() for key, read in histograms.items()}
             with health_probe(base) as health:
                 results = asyncio.run(clients(port, image, count, args.seconds))
-            inside = {status: bucket_p99(before[status], server_buckets(base, status)) for status in before}
-            rows.append(Row(count, results, args.seconds, health, rss_mib(server.pid), inside["503"], inside["200"]))
+            inside = {key: bucket_p99(before[key], read()) for key, read in histograms.items()}
+            rows.append(Row(count, results, args.seconds, health, rss_mib(server.pid), inside))
         streams = [rss_mib(server.pid)]
         for _ in range(3):
             asyncio.run(abusive_streams(base, image))

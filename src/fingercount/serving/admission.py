@@ -4,8 +4,10 @@ An unbounded queue makes every client wait longer as load grows and tells none o
 off. Here at most `workers` inferences run at once (on their own threads, so `/health` and
 `/metrics` never wait behind inference) and at most `depth` more wait; beyond that a request is
 answered 503 with `Retry-After` at once — before its body is read (`would_shed`, checked by the
-middleware) and again when it is admitted (`run`, authoritative). The inference threads run at a
-lower priority (`nice`, see priority.py) so that the event loop keeps answering under overload.
+middleware) and again when it is admitted (`run`, authoritative). With the default depth (sized
+from `max_wait`) the promise is kept, not only aimed at: a request that still waited longer than
+`max_wait` when a worker takes it is refused then, not run late. The inference threads may run at
+a lower priority (`nice`, INFERENCE_NICE, see priority.py) so that the event loop answers sooner.
 """
 
 from __future__ import annotations
@@ -24,6 +26,13 @@ from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.priority import lower_this_thread
 
 T = TypeVar("T")
+
+
+class Expired:
+    """What a worker returns for a request that waited longer than `max_wait`: it is refused instead."""
+
+
+EXPIRED = Expired()
 
 
 class Admission:
@@ -69,9 +78,14 @@ class Admission:
             raise self.shed()
         self.admitted += 1
         self.metrics.queue.set(self.admitted)
+        enqueued = time.perf_counter()
 
-        def timed() -> T:
+        def timed() -> T | Expired:
             started = time.perf_counter()
+            waited = started - enqueued
+            if self.max_wait is not None and waited > self.max_wait:
+                return EXPIRED  # the queue's promise broken: a 503 now beats an answer later than promised
+            self.metrics.queue_wait.observe(waited)
             try:
                 return function(*args)
             finally:
@@ -81,10 +95,12 @@ class Admission:
             # Shielded: a cancelled request still holds its place until its inference ends.
             with anyio.CancelScope(shield=True):
                 result = await asyncio.wrap_future(self.pool.submit(timed))
-            return result
         finally:
             self.admitted -= 1
             self.metrics.queue.set(self.admitted)
+        if isinstance(result, Expired):
+            raise self.shed()
+        return result
 
     def close(self) -> None:
         self.pool.shutdown(wait=False, cancel_futures=True)

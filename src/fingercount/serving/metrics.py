@@ -29,6 +29,10 @@ class ServingMetrics:
         self.queue = Gauge(
             "fingercount_inference_admitted", "Inference requests running or waiting", registry=self.registry
         )
+        self.queue_wait = Histogram(
+            "fingercount_inference_queue_seconds", "Time an admitted request waited for an inference worker",
+            buckets=_LATENCY_BUCKETS, registry=self.registry,
+        )  # fmt: skip
         self.shed = Counter(
             "fingercount_inference_shed", "Inference requests refused with 503 (at capacity)", registry=self.registry
         )
