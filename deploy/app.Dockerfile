@@ -13,17 +13,18 @@ ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 PIP_DISABLE_PIP_VERSION_CHECK=1
     MLFLOW_DISABLE_TELEMETRY=true DO_NOT_TRACK=true YOLO_OFFLINE=true YOLO_AUTOINSTALL=false
 WORKDIR /app
 
-# Dependencies before the source, installed from a stub of the package: a change to src/ rebuilds
-# only the small last layer, and the multi-GB dependency layers stay cached (and stored once) on the
-# build host. pip's cache is a build cache mount: kept between builds on the host, never in an image.
+# Dependencies before the source, installed from a stub of the package (an empty module and README):
+# a change to src/ or the README rebuilds only the small last layers, and the multi-GB dependency
+# layers stay cached (and stored once) on the build host. pip's cache is a build cache mount: kept
+# between builds on the host, never in an image.
 FROM base AS deps
-COPY pyproject.toml requirements.lock README.md ./
+COPY pyproject.toml requirements.lock ./
 # The `label` extra (MediaPipe, no PyTorch): the Collect page's teacher runs in the server.
 RUN --mount=type=cache,target=/root/.cache/pip \
-    mkdir -p src/fingercount && touch src/fingercount/__init__.py \
+    mkdir -p src/fingercount && touch src/fingercount/__init__.py README.md \
     && python -m venv /opt/venv \
     && /opt/venv/bin/pip install --constraint requirements.lock ".[label]" \
-    && rm -rf src build
+    && rm -rf src build README.md
 # GPU serving (deploy/docker-compose.gpu.yml): ONNX Runtime's CUDA build instead of the CPU one.
 ARG ONNXRUNTIME_PACKAGE=""
 RUN --mount=type=cache,target=/root/.cache/pip \
@@ -34,11 +35,12 @@ RUN --mount=type=cache,target=/root/.cache/pip \
 # PyTorch, Ultralytics and CUDA (~6 GB): the training image only.
 FROM deps AS deps-training
 RUN --mount=type=cache,target=/root/.cache/pip \
-    mkdir -p src/fingercount && touch src/fingercount/__init__.py \
+    mkdir -p src/fingercount && touch src/fingercount/__init__.py README.md \
     && /opt/venv/bin/pip install --constraint requirements.lock ".[train,label]" \
-    && rm -rf src build
+    && rm -rf src build README.md
 
 FROM deps AS build
+COPY README.md ./
 COPY src ./src
 RUN /opt/venv/bin/pip install --no-deps --force-reinstall .
 
@@ -55,6 +57,7 @@ CMD ["fingercount", "serve", "--host", "0.0.0.0", "--port", "8000"]
 # Straight from the stage that installed PyTorch: copying its ~8 GB environment into a fresh stage
 # would store it twice on the build host (and needs as much again in temporary space).
 FROM deps-training AS training
+COPY README.md ./
 COPY src ./src
 RUN /opt/venv/bin/pip install --no-deps --force-reinstall .
 ENV PATH=/opt/venv/bin:$PATH
