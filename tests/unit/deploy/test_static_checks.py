@@ -135,8 +135,9 @@ def test_secrets_are_required_and_the_bucket_private(compose: dict[str, Any]) ->
 
 def test_serving_image_leaves_out_pytorch() -> None:
     dockerfile = (REPO / "deploy" / "app.Dockerfile").read_text()
-    serving = dockerfile.split("FROM base AS serving", 1)[1].split("FROM base AS training", 1)[0]
-    assert "--from=build " in serving  # the base install: no [train] extra, so no torch/ultralytics
+    deps = dockerfile.split("FROM base AS deps", 1)[1].split("\nFROM ", 1)[0]
+    assert '".[label]"' in deps  # the base install and the teacher: no [train] extra, so no torch/ultralytics
+    assert "FROM deps AS serving" in dockerfile
     import tomllib
 
     project = tomllib.loads((REPO / "pyproject.toml").read_text())["project"]
