@@ -45,24 +45,39 @@ def measure(package: ModelPackage, data_yaml: Path, conf: float, threads: int) -
     """Per precision: exact count accuracy on the validation split and the median engine ms per image."""
     truth = split_truth(data_yaml, "val")
     frames = [(read_image(path), count) for path, count in sorted(truth.items())]
-    measured = {}
-    for precision in candidates(package):
-        engine = package.engine("openvino", threads, precision)
-        correct, times = _count(engine, frames, conf)
-        measured[precision] = {"count_accuracy": correct / max(1, len(frames)), "ms": statistics.median(times or [0])}
-    return measured
+    readable = [(frame, count) for frame, count in frames if frame is not None]
+    engines = {precision: package.engine("openvino", threads, precision) for precision in candidates(package)}
+    correct = {precision: _correct(engine, readable, conf) for precision, engine in engines.items()}
+    times = _alternated_times(engines, [frame for frame, _ in readable], conf)
+    accuracy = {precision: right / max(1, len(frames)) for precision, right in correct.items()}
+    return {p: {"count_accuracy": accuracy[p], "ms": statistics.median(times[p] or [0.0])} for p in engines}
 
 
-def _count(engine: Engine, frames: list[tuple[np.ndarray | None, int]], conf: float) -> tuple[int, list[float]]:
-    correct, times = 0, []
+def _correct(engine: Engine, frames: list[tuple[np.ndarray, int]], conf: float) -> int:
+    """Images counted right (this pass also warms the engine up: its first calls are not timed)."""
+    correct = 0
     for frame, truth in frames:
-        if frame is None:
-            continue
-        started = time.perf_counter()
         found = engine.predict(frame, min(conf, PREDICT_FLOOR))
-        times.append((time.perf_counter() - started) * 1000)
         correct += sum(d.fingers for d in found if d.confidence >= conf) == truth
-    return correct, times
+    return correct
+
+
+MIN_TIMED_CALLS = 30  # per precision: a small validation split is timed over several passes
+
+
+def _alternated_times(engines: dict[str, Engine], frames: list[np.ndarray], conf: float) -> dict[str, list[float]]:
+    """Engine ms per image, the precisions taking turns pass by pass: a machine whose speed drifts
+    (a shared host) slows them alike, and the choice does not follow the drift."""
+    times: dict[str, list[float]] = {precision: [] for precision in engines}
+    order = list(engines)
+    while frames and min(len(t) for t in times.values()) < MIN_TIMED_CALLS:
+        for precision in order:
+            for frame in frames:
+                started = time.perf_counter()
+                engines[precision].predict(frame, min(conf, PREDICT_FLOOR))
+                times[precision].append((time.perf_counter() - started) * 1000)
+        order = order[1:] + order[:1]
+    return times
 
 
 def choose(measured: dict[str, dict[str, float]], tolerance_points: float) -> str:
