@@ -5,7 +5,8 @@ version and the same real photo, rounds alternated (`python benchmarks/serving.p
 - `mlflow models serve` of the registered version (the platform's pyfunc flavour, base64 images).
 
 Each arm: p50/p95 at concurrency 1, throughput at 4 and 16 clients; ours also as p50 over the
-engine's own p50 on the same image (the overhead ratio).
+engine's own p50 on the same image (the overhead ratio). Every arm is sent the same way: its
+request encoded once, on keep-alive connections (rawhttp.py).
 """
 
 from __future__ import annotations
@@ -19,26 +20,37 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
+import rawhttp
 
 HERE = Path(__file__).resolve().parent
 
 
-def load(call: Callable[[httpx.Client], httpx.Response], requests: int, concurrency: int) -> tuple[list[float], float]:
+Target = tuple[int, bytes]  # a server's port and the request it is sent, encoded once (rawhttp)
+
+
+def load(target: Target, requests: int, concurrency: int) -> tuple[list[float], float]:
     """`requests` calls over `concurrency` clients: each latency (ms) and the requests per second."""
     latencies: list[float] = []
     lock = threading.Lock()
+    port, raw = target
 
     def worker() -> None:
-        with httpx.Client(timeout=60) as client:
+        connection = rawhttp.Connection(port)
+        try:
             for _ in range(requests // concurrency):
                 started = time.perf_counter()
-                call(client).raise_for_status()
+                status = connection.send(raw)
+                elapsed = (time.perf_counter() - started) * 1000
+                if status != 200:
+                    raise RuntimeError(f"port {port} answered {status}")
                 with lock:
-                    latencies.append((time.perf_counter() - started) * 1000)
+                    latencies.append(elapsed)
+        finally:
+            connection.close()
 
     threads = [threading.Thread(target=worker) for _ in range(concurrency)]
     started = time.perf_counter()
@@ -76,35 +88,33 @@ def started(command: list[str], env: dict[str, str], ready: str) -> Iterator[Non
 
 
 @contextlib.contextmanager
-def seed_app(weights: Path, imgsz: int, conf: float, port: int) -> Iterator[Callable[[httpx.Client], httpx.Response]]:
+def seed_app(weights: Path, imgsz: int, conf: float, port: int) -> Iterator[Target]:
     command = [sys.executable, "-m", "uvicorn", "seed_app:app", "--app-dir", str(HERE), "--port", str(port),
                "--log-level", "warning"]  # fmt: skip
     env = {"WEIGHTS": str(weights), "IMGSZ": str(imgsz), "CONF": str(conf)}
     with started(command, env, f"http://127.0.0.1:{port}/docs"):
-        yield lambda client, image=None: client.post(  # type: ignore[misc]
-            f"http://127.0.0.1:{port}/predict", files={"file": ("f.jpg", IMAGE[0], "image/jpeg")}
-        )
+        yield port, rawhttp.multipart(port, "/predict", IMAGE[0])
 
 
 @contextlib.contextmanager
-def mlflow_serve(uri: str, model: str, version: str, port: int) -> Iterator[Callable[[httpx.Client], httpx.Response]]:
+def mlflow_serve(uri: str, model: str, version: str, port: int) -> Iterator[Target]:
     command = [sys.executable, "-m", "mlflow", "models", "serve", "-m", f"models:/{model}/{version}",
                "--env-manager", "local", "--host", "127.0.0.1", "--port", str(port)]  # fmt: skip
     env = {"MLFLOW_TRACKING_URI": uri, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
     with started(command, env, f"http://127.0.0.1:{port}/ping"):
         body = {"dataframe_split": {"columns": ["image"], "data": [[base64.b64encode(IMAGE[0]).decode()]]}}
-        yield lambda client: client.post(f"http://127.0.0.1:{port}/invocations", json=body)
+        yield port, rawhttp.json_post(port, "/invocations", body)
 
 
 IMAGE: list[bytes] = []  # the photo every arm sends (set by compare())
 
 
-def measure(call: Callable[[httpx.Client], httpx.Response], requests: int) -> dict[str, float]:
-    load(call, 20, 1)  # warm-up
-    latencies, _ = load(call, requests, 1)
+def measure(target: Target, requests: int) -> dict[str, float]:
+    load(target, 20, 1)  # warm-up
+    latencies, _ = load(target, requests, 1)
     ordered = sorted(latencies)
-    _, four = load(call, requests, 4)
-    _, sixteen = load(call, requests, 16)
+    _, four = load(target, requests, 4)
+    _, sixteen = load(target, requests, 16)
     return {
         "p50": statistics.median(latencies), "p95": ordered[round(0.95 * (len(ordered) - 1))],
         "rps4": four, "rps16": sixteen,

@@ -38,6 +38,7 @@ from fingercount.processes import free_port, http_ok, stop_process, wait_until
 from fingercount.settings import quiet_third_parties
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+import rawhttp
 from serving import MODEL, benchmark_frame, percentile, train_model
 
 failures: list[str] = []  # transport errors seen by the clients, by exception type
@@ -63,25 +64,6 @@ async def abusive_streams(base: str, image: bytes, count: int = 32, frames: int 
     await asyncio.gather(*(one() for _ in range(count)))
 
 
-def multipart_request(port: int, image: bytes) -> bytes:
-    """One `POST /predict` (multipart, keep-alive), encoded once: the load generator spends its core on
-    sending and waiting, not on building requests, so the latencies it reads are the server's."""
-    boundary = "fingercount-load-boundary"
-    body = (
-        (
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.jpg"\r\n'
-            "Content-Type: image/jpeg\r\n\r\n"
-        ).encode()
-        + image
-        + f"\r\n--{boundary}--\r\n".encode()
-    )
-    head = (
-        f"POST /predict HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n"
-        f"Content-Type: multipart/form-data; boundary={boundary}\r\nContent-Length: {len(body)}\r\n\r\n"
-    )
-    return head.encode() + body
-
-
 async def response_status(reader: asyncio.StreamReader) -> int:
     """Read one HTTP/1.1 response (status line, headers, a Content-Length body); its status."""
     head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
@@ -94,7 +76,7 @@ async def clients(port: int, image: bytes, count: int, seconds: float) -> list[t
     """`count` keep-alive connections, each posting the photo in a loop for `seconds`."""
     results: list[tuple[int, float]] = []
     deadline = time.perf_counter() + seconds
-    request = multipart_request(port, image)
+    request = rawhttp.multipart(port, "/predict", image)  # encoded once: the generator's own work stays small
 
     async def loop() -> None:
         connection: tuple[asyncio.StreamReader, asyncio.StreamWriter] | None = None

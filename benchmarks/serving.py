@@ -109,6 +109,7 @@ def real_frame() -> bytes:
 def compare(args: argparse.Namespace) -> None:
     """Ours vs the seed's FastAPI + Ultralytics app vs `mlflow models serve`, rounds alternated."""
     import alternatives
+    import rawhttp
 
     from fingercount.registry import Registry
 
@@ -123,9 +124,10 @@ def compare(args: argparse.Namespace) -> None:
     engine_p50 = statistics.median(timed(lambda: engine.predict(frame, conf), args.requests))
 
     @contextlib.contextmanager
-    def ours() -> Iterator[Callable[[httpx.Client], httpx.Response]]:
+    def ours() -> Iterator[alternatives.Target]:
         with served(uri, work, args.model, args.version) as (base, _):
-            yield lambda client: client.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")})
+            port = int(base.rsplit(":", 1)[1])
+            yield port, rawhttp.multipart(port, "/predict", image)
 
     arms = {
         "fingercount serve": ours,
