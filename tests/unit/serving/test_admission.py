@@ -5,12 +5,23 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 import pytest
 
 from fingercount.errors import OverloadedError
 from fingercount.serving.admission import Admission
 from fingercount.serving.metrics import ServingMetrics
+
+T = TypeVar("T")
+
+
+def run(scenario: Coroutine[Any, Any, T]) -> T:
+    """In a thread of its own: Playwright's sync API (the e2e tests) may hold an event loop in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario).result()
 
 
 def sample(metrics: ServingMetrics, name: str) -> float:
@@ -43,7 +54,7 @@ def test_a_request_that_waited_past_the_promise_is_refused_not_run() -> None:
         return await asyncio.gather(first, second, third, return_exceptions=True)
 
     try:
-        first, second, third = asyncio.run(scenario())
+        first, second, third = run(scenario())
     finally:
         admission.close()
     assert first == "first"
@@ -73,7 +84,7 @@ def test_a_fixed_depth_makes_no_promise_and_runs_what_it_admitted() -> None:
         return list(await asyncio.gather(first, second))
 
     try:
-        assert asyncio.run(scenario()) == ["first", "second"]
+        assert run(scenario()) == ["first", "second"]
     finally:
         admission.close()
 
@@ -87,7 +98,7 @@ def test_inference_runs_on_its_own_threads(workers: int) -> None:
         return set(names)
 
     try:
-        names = asyncio.run(scenario())
+        names = run(scenario())
     finally:
         admission.close()
     assert all(name.startswith("inference") for name in names)
