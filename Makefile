@@ -67,6 +67,7 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/face_blur.py
 	$(PY) benchmarks/serving.py
 	$(PY) benchmarks/serving.py --compare
+	$(PY) benchmarks/load.py --nice 0,10
 	$(PY) benchmarks/monitoring.py
 	$(PY) benchmarks/training_speed.py
 	$(PY) benchmarks/gpu.py
