@@ -8,6 +8,7 @@ that loses counts is refused, whatever its speed.
 
 from __future__ import annotations
 
+import math
 import statistics
 import time
 from pathlib import Path
@@ -70,7 +71,7 @@ def _alternated_times(engines: dict[str, Engine], frames: list[np.ndarray], conf
     (a shared host) slows them alike, and the choice does not follow the drift."""
     times: dict[str, list[float]] = {precision: [] for precision in engines}
     order = list(engines)
-    while frames and min(len(t) for t in times.values()) < MIN_TIMED_CALLS:
+    for _ in range(math.ceil(MIN_TIMED_CALLS / len(frames)) if frames else 0):
         for precision in order:
             for frame in frames:
                 started = time.perf_counter()
