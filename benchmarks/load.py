@@ -64,14 +64,6 @@ async def abusive_streams(base: str, image: bytes, count: int = 32, frames: int 
     await asyncio.gather(*(one() for _ in range(count)))
 
 
-async def response_status(reader: asyncio.StreamReader) -> int:
-    """Read one HTTP/1.1 response (status line, headers, a Content-Length body); its status."""
-    head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
-    length = next((int(line.split(":", 1)[1]) for line in head if line.lower().startswith("content-length:")), 0)
-    await reader.readexactly(length)
-    return int(head[0].split(" ", 2)[1])
-
-
 async def clients(port: int, image: bytes, count: int, seconds: float) -> list[tuple[int, float]]:
     """`count` keep-alive connections, each posting the photo in a loop for `seconds`."""
     results: list[tuple[int, float]] = []
@@ -85,7 +77,7 @@ async def clients(port: int, image: bytes, count: int, seconds: float) -> list[t
             try:
                 connection = connection or await asyncio.open_connection("127.0.0.1", port)
                 connection[1].write(request)
-                status = await response_status(connection[0])
+                status = await rawhttp.read_status(connection[0])
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                 status, connection = 0, None
                 failures.append(type(exc).__name__)

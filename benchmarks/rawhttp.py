@@ -6,6 +6,7 @@ request as a small model's inference, on the same cores as the server).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 
@@ -37,6 +38,18 @@ def json_post(port: int, path: str, payload: object) -> bytes:
     return request(port, path, json.dumps(payload).encode(), "application/json")
 
 
+def _head(lines: list[bytes]) -> tuple[int, int, bool]:
+    """Status, Content-Length and whether the body is chunked, from a response's head lines."""
+    length, chunked = 0, False
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+        elif name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            chunked = True
+    return int(lines[0].split(b" ", 2)[1]), length, chunked
+
+
 class Connection:
     """One keep-alive connection that sends pre-encoded requests and returns each answer's status."""
 
@@ -47,14 +60,10 @@ class Connection:
 
     def send(self, raw: bytes) -> int:
         self.sock.sendall(raw)
-        status = int(self.reader.readline().split(b" ", 2)[1])
-        length, chunked = 0, False
-        while (line := self.reader.readline()) not in (b"\r\n", b""):
-            name, _, value = line.partition(b":")
-            if name.strip().lower() == b"content-length":
-                length = int(value)
-            elif name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
-                chunked = True
+        lines = [self.reader.readline()]
+        while lines[-1] not in (b"\r\n", b""):
+            lines.append(self.reader.readline())
+        status, length, chunked = _head(lines)
         if not chunked:
             self.reader.read(length)
             return status
@@ -66,3 +75,10 @@ class Connection:
     def close(self) -> None:
         self.reader.close()
         self.sock.close()
+
+
+async def read_status(reader: asyncio.StreamReader) -> int:
+    """asyncio's side: one response with a Content-Length body (what `fingercount serve` sends); its status."""
+    status, length, _ = _head((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n"))
+    await reader.readexactly(length)
+    return status
