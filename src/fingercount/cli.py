@@ -330,9 +330,13 @@ app.add_typer(models_app, name="models")
 
 
 def _settings() -> Settings:
+    from fingercount.config import describe_validation_error
     from fingercount.settings import Settings
 
-    return Settings()
+    try:
+        return Settings()
+    except ValidationError as exc:  # a bad environment variable or .env entry: one line, not a traceback
+        raise ConfigError(f"environment (or .env): {describe_validation_error(exc)}") from None
 
 
 def _registry() -> Registry:

@@ -38,3 +38,18 @@ def test_home_variable_does_not_move_the_store(monkeypatch: pytest.MonkeyPatch, 
     monkeypatch.setenv("HOME", "/somewhere/else")
     monkeypatch.chdir(tmp_path)
     assert Settings(_env_file=None).tracking_uri() == f"sqlite:///{tmp_path / 'mlruns.db'}"
+
+
+def test_a_bad_environment_setting_is_one_line_naming_it(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    env = {**os.environ, "INFERENCE_NICE": "25"}
+    done = subprocess.run(
+        [sys.executable, "-m", "fingercount", "serve", "--port", "1"], env=env, cwd=tmp_path,
+        capture_output=True, text=True, timeout=120, check=False,
+    )  # fmt: skip
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "error: environment (or .env): INFERENCE_NICE: Input should be less than or equal to 19 (got '25')"
+    ]
