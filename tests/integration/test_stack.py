@@ -75,6 +75,8 @@ def test_train_serve_and_survive_outages(
 
         stack.stop_mlflow()
         assert predict().status_code == 200  # the loaded model keeps serving
+        # /health rechecks the registry at most once a second, off the request path.
+        wait_for(lambda: httpx.get(f"{base}/health", timeout=30).json()["registry_reachable"] is False, timeout=30)
         health = httpx.get(f"{base}/health", timeout=30).json()
         assert health["registry_reachable"] is False
         assert health["model_loaded"] is True

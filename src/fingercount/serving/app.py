@@ -26,6 +26,7 @@ from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.middleware import ObserveMiddleware, SecurityHeadersMiddleware
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
 from fingercount.serving.priority import lower_engine_threads
+from fingercount.serving.registry_probe import RegistryProbe
 from fingercount.serving.routes import collections, health, jobs, models, monitor, predict
 from fingercount.settings import Settings, quiet_third_parties
 
@@ -102,7 +103,13 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         settings.openvino_precision,
         on_swap=on_swap,
     )
-    state = ServingState(settings=settings, manager=manager, metrics=metrics, admission=admission)
+    state = ServingState(
+        settings=settings,
+        manager=manager,
+        metrics=metrics,
+        admission=admission,
+        registry_probe=RegistryProbe(lambda: registry.reachable(timeout=1.5)),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -111,6 +118,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         if load_default:
             threading.Thread(target=_load_default_model, args=(state,), name="default-model", daemon=True).start()
         state.monitor.start()
+        state.registry_probe.start()
         if settings.model_follow:
             alias = settings.serving_alias()
             state.follower = AliasFollower(manager, settings.model_name, alias, settings.model_follow_interval)

@@ -24,6 +24,7 @@ from fingercount.serving.jobs import TrainingJobs
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
 from fingercount.serving.monitor import Monitor, ReviewStore
+from fingercount.serving.registry_probe import RegistryProbe
 from fingercount.settings import Settings
 
 
@@ -33,6 +34,7 @@ class ServingState:
     manager: ModelManager
     metrics: ServingMetrics
     admission: Admission
+    registry_probe: RegistryProbe
     follower: AliasFollower | None = None
     startup_error: str | None = field(default=None)
     _teacher_lock: threading.Lock = field(default_factory=threading.Lock)

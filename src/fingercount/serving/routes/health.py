@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import anyio
 from fastapi import APIRouter, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
@@ -10,11 +11,16 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthResponse)
-def health(state: State) -> HealthResponse:
-    """Liveness and readiness: is a model loaded (and if not, why), does the registry answer, does the
-    served version still agree with the teacher on live frames (monitoring's drift alarm)."""
+async def health(state: State) -> HealthResponse:
+    """Liveness and readiness: is a model loaded (and if not, why), does the registry answer (checked at
+    most once a second, off the request path), does the served version still agree with the teacher
+    on live frames (monitoring's drift alarm).
+
+    On the event loop, with no thread hop and no call out: under a flood of predictions it answers
+    in its turn on the loop, not after inference threads and a registry round trip."""
     loaded = state.manager.current()
-    registry_ok = state.manager.registry.reachable(timeout=1.5)
+    probe = state.registry_probe
+    registry_ok = probe.reachable() if probe.known() else await anyio.to_thread.run_sync(probe.reachable)
     reason = None
     drift = None if loaded is None else state.monitor.drift(loaded.info.version)
     if loaded is None:
@@ -34,5 +40,5 @@ def health(state: State) -> HealthResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-def metrics(state: State) -> Response:
+async def metrics(state: State) -> Response:
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
