@@ -8,8 +8,10 @@ Each client posts the same 640x480 JPEG in a loop for `--seconds`; a 503 (shed, 
 Retry-After) is counted and the client goes on at once (a worst-case client that ignores the
 hint). Prints, per client count: admitted requests per second, p50/p99 latency of admitted
 requests, p99 latency of refusals, the shed share, errors other than 503 (must be 0), the
-server's resident memory after the row, `/health` p99 (one GET every 50 ms) and, from the server's
-own histograms, the p99 of admitted and refused requests inside it and of the time admitted
+server's resident memory after the row; what a fresh client sees meanwhile, from a probe process of
+its own (one `/health` GET and one `/predict` every 50 ms): the `/health` p99 and the p99 of the
+probe's refusals; the generator's own CPU use (near 100 %, its own latencies include its queueing);
+and, from the server's own histograms, the p99 of admitted and refused requests inside it and of the time admitted
 requests waited for an inference worker (the queue's promise: `MAX_QUEUE_WAIT`). The load generator sends
 pre-encoded requests on raw keep-alive connections, so that its own work stays small. Then
 WebSocket abuse, three rounds: 32 clients each send 300 frames without reading an answer and
@@ -21,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import multiprocessing
 import os
 import subprocess
 import sys
@@ -111,28 +114,52 @@ def bucket_p99(before: dict[float, float], after: dict[float, float]) -> float:
     return next(bound for bound in sorted(counts) if counts[bound] >= 0.99 * total)
 
 
+def _probe_loop(port: int, raw: bytes, every: float, stop: Any, out: list[tuple[int, float]]) -> None:
+    """Send `raw` every `every` seconds on one keep-alive connection until `stop`: (status, seconds) each."""
+    connection: rawhttp.Connection | None = None
+    while not stop.is_set():
+        started = time.perf_counter()
+        try:
+            connection = connection or rawhttp.Connection(port)
+            out.append((connection.send(raw), time.perf_counter() - started))
+        except OSError:
+            connection = None
+        stop.wait(every)
+
+
+def _probe_process(port: int, image: bytes, every: float, stop: Any, results: Any) -> None:
+    """In a process of its own: `/health` and one `/predict` every `every` seconds, each on its own thread."""
+    health = f"GET /health HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\r\n".encode()
+    found: dict[str, list[tuple[int, float]]] = {"health": [], "predict": []}
+    threads = [
+        threading.Thread(target=_probe_loop, args=(port, raw, every, stop, found[name]))
+        for name, raw in (("health", health), ("predict", rawhttp.multipart(port, "/predict", image)))
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    results.send(found)
+
+
 @contextlib.contextmanager
-def health_probe(base: str, every: float = 0.05) -> Iterator[list[float]]:
-    """GET /health every `every` seconds while the block runs: its latencies (seconds)."""
-    latencies: list[float] = []
-    done = threading.Event()
-
-    def probe() -> None:
-        with httpx.Client(timeout=30) as client:
-            while not done.is_set():
-                started = time.perf_counter()
-                with contextlib.suppress(httpx.HTTPError):
-                    client.get(f"{base}/health")
-                    latencies.append(time.perf_counter() - started)
-                done.wait(every)
-
-    thread = threading.Thread(target=probe, daemon=True)
-    thread.start()
+def probes(port: int, image: bytes, every: float = 0.05) -> Iterator[dict[str, list[tuple[int, float]]]]:
+    """What a fresh client sees while the block runs: `/health` and `/predict` sent every `every` seconds
+    from a process of its own, so that the flood's generator (one busy asyncio loop) does not delay
+    the probes' own reading. Its (status, seconds) lists fill in when the block ends."""
+    context = multiprocessing.get_context("fork")  # the parent has no threads running yet
+    stop = context.Event()
+    receiving, sending = context.Pipe(duplex=False)
+    process = context.Process(target=_probe_process, args=(port, image, every, stop, sending), daemon=True)
+    process.start()
+    found: dict[str, list[tuple[int, float]]] = {}
     try:
-        yield latencies
+        yield found
     finally:
-        done.set()
-        thread.join(timeout=30)
+        stop.set()
+        if receiving.poll(60):
+            found.update(receiving.recv())
+        process.join(timeout=30)
 
 
 @dataclass
@@ -140,7 +167,8 @@ class Row:
     clients: int
     results: list[tuple[int, float]]  # (status, seconds) as the load generator saw them
     seconds: float
-    health: list[float]
+    probed: dict[str, list[tuple[int, float]]]  # a fresh client's view, from its own process: /health, /predict
+    generator_cpu: float  # the load generator's CPU seconds per second: near 1.0, its own latencies are inflated
     rss: float
     inside: dict[str, float]  # p99 from the server's own histograms (a bucket bound, s): 200, 503, queue wait
 
@@ -159,7 +187,10 @@ class Row:
             f"{self.clients:>7} {len(self.results) / self.seconds:>9.0f} {len(admitted) / self.seconds:>10.1f}"
             f" {ms(admitted, 0.5):>7.1f} {ms(admitted, 0.99):>7.1f}"
             f" {ms(shed, 0.99):>10.1f} {len(shed) / len(self.results):>6.1%} {errors:>6} {self.rss:>8.0f}"
-            f" {ms(self.health, 0.99):>14.1f} {bound(self.inside['200']):>12} {bound(self.inside['503']):>12}"
+            f" {ms([t for _, t in self.probed.get('health', [])], 0.99):>14.1f}"
+            f" {ms([t for s, t in self.probed.get('predict', []) if s == 503], 0.99):>14.1f}"
+            f" {self.generator_cpu:>5.0%}"
+            f" {bound(self.inside['200']):>12} {bound(self.inside['503']):>12}"
             f" {bound(self.inside['wait']):>12}"
         )
 
@@ -167,7 +198,8 @@ class Row:
 HEADER = (
     f"{'clients':>7} {'answers/s':>9} {'admitted/s':>10} {'p50 ms':>7} {'p99 ms':>7} {'503 p99 ms':>10}"
     f" {'shed':>6} {'errors':>6}"
-    f" {'RSS MiB':>8} {'/health p99 ms':>14} {'200 p99 (s)':>12} {'503 p99 (s)':>12} {'wait p99 (s)':>12}"
+    f" {'RSS MiB':>8} {'/health p99 ms':>14} {'probe 503 p99':>14} {'gen.':>5}"
+    f" {'200 p99 (s)':>12} {'503 p99 (s)':>12} {'wait p99 (s)':>12}"
 )
 
 
@@ -198,10 +230,12 @@ def measure(args: argparse.Namespace, uri: str, work: Path, nice: str) -> tuple[
                 "wait": lambda: server_buckets(base, "fingercount_inference_queue_seconds"),
             }
             before = {key: read() for key, read in histograms.items()}
-            with health_probe(base) as health:
+            with probes(port, image) as probed:
+                cpu = time.process_time()
                 results = asyncio.run(clients(port, image, count, args.seconds))
+                generator_cpu = (time.process_time() - cpu) / args.seconds
             inside = {key: bucket_p99(before[key], read()) for key, read in histograms.items()}
-            rows.append(Row(count, results, args.seconds, health, rss_mib(server.pid), inside))
+            rows.append(Row(count, results, args.seconds, probed, generator_cpu, rss_mib(server.pid), inside))
         streams = [rss_mib(server.pid)]
         for _ in range(3):
             asyncio.run(abusive_streams(base, image))

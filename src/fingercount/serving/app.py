@@ -28,6 +28,7 @@ from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelMan
 from fingercount.serving.priority import lower_engine_threads
 from fingercount.serving.registry_probe import RegistryProbe
 from fingercount.serving.routes import collections, health, jobs, models, monitor, predict
+from fingercount.serving.schemas import MULTIPART_FRAMING
 from fingercount.settings import Settings, quiet_third_parties
 
 log = logging.getLogger(__name__)
@@ -159,9 +160,8 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         problems = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors())
         return await domain_error(request, InvalidRequestError(problems))
 
-    # Multipart framing adds a little to the file itself; the route checks the file's own size.
     app.add_middleware(
-        ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + 64 * 1024, admission=admission,
+        ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + MULTIPART_FRAMING, admission=admission,
         body_timeout=settings.body_timeout,
     )  # fmt: skip
     app.add_middleware(SecurityHeadersMiddleware)  # outermost: early 413s get the headers too

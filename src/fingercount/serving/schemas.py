@@ -100,9 +100,46 @@ def errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
     return {status: {"model": ErrorBody, "description": _MEANINGS[status]} for status in sorted({*statuses, 422})}
 
 
+# Multipart framing adds a little to the file itself; the routes check the file's own size.
+MULTIPART_FRAMING = 64 * 1024
+
 # What an image upload's `file` part holds, in the OpenAPI document (a client or fuzzer then sends images).
 IMAGE_UPLOAD: dict[str, Any] = {
     "requestBody": {
         "content": {"multipart/form-data": {"encoding": {"file": {"contentType": "image/jpeg, image/png, image/webp"}}}}
     }
+}
+
+
+# `/predict` reads its request by hand (serving/upload.py), so its parameters and body are written out here.
+PREDICT_REQUEST: dict[str, Any] = {
+    "parameters": [
+        {
+            "name": "conf",
+            "in": "query",
+            "required": False,
+            "schema": {"anyOf": [{"type": "number", "minimum": 0.0, "maximum": 1.0}, {"type": "null"}]},
+            "description": "Confidence threshold (default: the model's).",
+        },
+        {
+            "name": "preprocess",
+            "in": "query",
+            "required": False,
+            "schema": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+            "description": "Blur faces first (default: ENABLE_PREPROCESSING).",
+        },
+    ],
+    "requestBody": {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary", "title": "File"}},
+                },
+                **IMAGE_UPLOAD["requestBody"]["content"]["multipart/form-data"],
+            }
+        },
+    },
 }

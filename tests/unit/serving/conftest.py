@@ -2,14 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 
 from fingercount.registry import ModelMetadata, ModelPackage, Registry
 
 NAME = "tiny"
+
+
+T = TypeVar("T")
+
+
+def run_async(scenario: Coroutine[Any, Any, T]) -> T:
+    """In a thread of its own: Playwright's sync API (the e2e tests) may hold an event loop in this one."""
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, scenario).result()
 
 
 @pytest.fixture(scope="session")

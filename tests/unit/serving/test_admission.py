@@ -5,23 +5,15 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
 
 import pytest
 
 from fingercount.errors import OverloadedError
 from fingercount.serving.admission import Admission
 from fingercount.serving.metrics import ServingMetrics
+from tests.unit.serving.conftest import run_async
 
-T = TypeVar("T")
-
-
-def run(scenario: Coroutine[Any, Any, T]) -> T:
-    """In a thread of its own: Playwright's sync API (the e2e tests) may hold an event loop in this one."""
-    with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, scenario).result()
+run = run_async
 
 
 def sample(metrics: ServingMetrics, name: str) -> float:

@@ -5,13 +5,14 @@ import json
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import APIRouter, File, Query, UploadFile, WebSocket, WebSocketDisconnect
+from fastapi import APIRouter, Query, Request, Response, WebSocket, WebSocketDisconnect
 
 from fingercount.errors import FingercountError
-from fingercount.serving.deps import CurrentModel, ServingState, State, require_model
+from fingercount.serving.deps import ServingState, require_model
 from fingercount.serving.imaging import decode_image
 from fingercount.serving.predictor import predict_frame
-from fingercount.serving.schemas import IMAGE_UPLOAD, PredictResponse, errors
+from fingercount.serving.schemas import MULTIPART_FRAMING, PREDICT_REQUEST, PredictResponse, errors
+from fingercount.serving.upload import multipart_field, query_bool, query_conf, read_body
 
 router = APIRouter(tags=["predict"])
 
@@ -31,18 +32,25 @@ def predict_bytes(state: ServingState, data: bytes, conf: float | None, preproce
 
 
 @router.post(
-    "/predict", response_model=PredictResponse, responses=errors(400, 408, 413, 415, 503), openapi_extra=IMAGE_UPLOAD
+    "/predict",
+    response_model=PredictResponse,
+    responses=errors(400, 408, 413, 415, 503),
+    openapi_extra=PREDICT_REQUEST,
 )
-async def predict(
-    state: State,
-    _model: CurrentModel,
-    file: Annotated[UploadFile, File()],
-    conf: Conf = None,
-    preprocess: Preprocess = None,
-) -> PredictResponse:
-    """Count fingers in one image (multipart field `file`: JPEG, PNG or WebP)."""
-    data = await file.read(state.settings.max_upload_bytes + 1)
-    return await state.admission.run(predict_bytes, state, data, conf, preprocess)
+async def predict(request: Request) -> Response:
+    """Count fingers in one image (multipart field `file`: JPEG, PNG or WebP).
+
+    The request is read by hand (`serving/upload.py`): the hot path skips FastAPI's form parsing and
+    dependency solving, with the same answers for a missing field or a bad parameter (422)."""
+    state: ServingState = request.app.state.serving
+    require_model(state)  # 503 before reading a body that could not be served
+    conf = query_conf(request.query_params)
+    preprocess = query_bool(request.query_params, "preprocess")
+    limit = state.settings.max_upload_bytes + MULTIPART_FRAMING
+    body = await read_body(request.stream(), limit)
+    data = multipart_field(body, request.headers.get("content-type", ""))
+    response = await state.admission.run(predict_bytes, state, data, conf, preprocess)
+    return Response(response.model_dump_json(), media_type="application/json")
 
 
 @router.websocket("/ws/predict")
