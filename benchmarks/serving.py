@@ -2,6 +2,7 @@
 
     python benchmarks/serving.py [--requests 100] [--tracking-uri URI --model NAME --version N]
     python benchmarks/serving.py --compare [--rounds 3]    # vs what a user would run instead
+        [--baseline-src /tmp/before/src]                     # and an earlier revision, same run
 
 Without a registry model given, it trains a 1-epoch YOLO11n at imgsz 320 on a small synthetic
 set into a temporary store first (weights don't change latency, only the architecture and size
@@ -124,8 +125,8 @@ def compare(args: argparse.Namespace) -> None:
     engine_p50s: list[float] = []  # one per round, beside the arms: the host's speed drifts between rounds
 
     @contextlib.contextmanager
-    def ours() -> Iterator[alternatives.Target]:
-        with served(uri, work, args.model, args.version) as (base, _):
+    def ours(**env: str) -> Iterator[alternatives.Target]:
+        with served(uri, work, args.model, args.version, **env) as (base, _):
             port = int(base.rsplit(":", 1)[1])
             yield port, rawhttp.multipart(port, "/predict", image)
 
@@ -136,6 +137,8 @@ def compare(args: argparse.Namespace) -> None:
         ),
         "mlflow models serve": lambda: alternatives.mlflow_serve(uri, args.model, args.version, free_port()),
     }
+    if args.baseline_src:  # an earlier revision of ours, first on PYTHONPATH
+        arms["fingercount serve (baseline)"] = lambda: ours(PYTHONPATH=str(args.baseline_src.resolve()))
     results: dict[str, list[dict[str, float]]] = {name: [] for name in arms}
     for round_ in range(args.rounds):
         names = list(arms)[round_ % len(arms) :] + list(arms)[: round_ % len(arms)]  # each arm first in turn
@@ -263,6 +266,11 @@ def main() -> None:
         help="ours vs the seed's FastAPI + Ultralytics app vs `mlflow models serve` (benchmarks/alternatives.py)",
     )  # fmt: skip
     parser.add_argument("--rounds", type=int, default=3, help="with --compare: rounds, arms alternated")
+    parser.add_argument(
+        "--baseline-src", type=Path,
+        help="with --compare: another checkout's src/ (e.g. `git worktree add /tmp/before REV`) served as one more "
+        "arm, to measure a change before and after in the same run",
+    )  # fmt: skip
     args = parser.parse_args()
 
     from fingercount.registry import Registry
