@@ -3,6 +3,7 @@
     python benchmarks/load.py [--seconds 10] [--tracking-uri URI --version N]
                               [--server-cpus 0 --client-cpus 1]   # the load generator on its own core
                               [--nice 0,10]   # one server per INFERENCE_NICE, side by side
+                              [--via-nginx]   # through deploy/nginx.conf, as in production
 
 Each client posts the same 640x480 JPEG in a loop for `--seconds`; a 503 (shed, with
 Retry-After) is counted and the client goes on at once (a worst-case client that ignores the
@@ -25,6 +26,7 @@ import asyncio
 import contextlib
 import multiprocessing
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -37,6 +39,7 @@ from typing import Any
 
 import httpx
 
+from fingercount.devstack import nginx_front
 from fingercount.processes import free_port, http_ok, stop_process, wait_until
 from fingercount.settings import quiet_third_parties
 
@@ -80,7 +83,10 @@ async def clients(port: int, image: bytes, count: int, seconds: float) -> list[t
             try:
                 connection = connection or await asyncio.open_connection("127.0.0.1", port)
                 connection[1].write(request)
-                status = await rawhttp.read_status(connection[0])
+                status, close = await rawhttp.read_status(connection[0])
+                if close:  # nginx closes after its own refusals: the client reconnects, no error
+                    connection[1].close()
+                    connection = None
             except (OSError, asyncio.IncompleteReadError, asyncio.LimitOverrunError, ValueError) as exc:
                 status, connection = 0, None
                 failures.append(type(exc).__name__)
@@ -216,6 +222,13 @@ def measure(args: argparse.Namespace, uri: str, work: Path, nice: str) -> tuple[
     )
     base = f"http://127.0.0.1:{port}"
     image = benchmark_frame()
+    front, nginx = port, None  # where the clients and probes send: the server, or nginx in front of it
+    if args.via_nginx:
+        front = free_port()
+        root = Path(tempfile.mkdtemp(prefix="fc-load-nginx-", dir=work))
+        config = nginx_front(root, front, [port])
+        binary = shutil.which("nginx") or "/usr/sbin/nginx"
+        nginx = subprocess.Popen([*pinned, binary, "-c", str(config), "-p", str(root)])
     try:
         wait_until(lambda: http_ok(f"{base}/health"), "the server", timeout=120)
         loaded = httpx.post(
@@ -230,9 +243,9 @@ def measure(args: argparse.Namespace, uri: str, work: Path, nice: str) -> tuple[
                 "wait": lambda: server_buckets(base, "fingercount_inference_queue_seconds"),
             }
             before = {key: read() for key, read in histograms.items()}
-            with probes(port, image) as probed:
+            with probes(front, image) as probed:
                 cpu = time.process_time()
-                results = asyncio.run(clients(port, image, count, args.seconds))
+                results = asyncio.run(clients(front, image, count, args.seconds))
                 generator_cpu = (time.process_time() - cpu) / args.seconds
             inside = {key: bucket_p99(before[key], read()) for key, read in histograms.items()}
             rows.append(Row(count, results, args.seconds, probed, generator_cpu, rss_mib(server.pid), inside))
@@ -243,6 +256,8 @@ def measure(args: argparse.Namespace, uri: str, work: Path, nice: str) -> tuple[
             streams.append(rss_mib(server.pid))
         assert httpx.post(f"{base}/predict", files={"file": ("f.jpg", image)}, timeout=60).status_code == 200
     finally:
+        if nginx is not None:
+            stop_process(nginx)
         stop_process(server)
     return loaded.json()["model"], rows, streams
 
@@ -255,6 +270,10 @@ def main() -> None:
     parser.add_argument("--server-cpus", help="run the server on these CPUs (taskset -c LIST), e.g. 0")
     parser.add_argument("--client-cpus", help="run the load generator on these CPUs, e.g. 1")
     parser.add_argument("--nice", default="10", help="INFERENCE_NICE values, one server each, e.g. 0,10")
+    parser.add_argument(
+        "--via-nginx", action="store_true",
+        help="send through the native nginx running deploy/nginx.conf (on the server's CPUs), as in production",
+    )  # fmt: skip
     args = parser.parse_args()
     quiet_third_parties()
     if args.client_cpus:

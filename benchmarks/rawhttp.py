@@ -38,23 +38,32 @@ def json_post(port: int, path: str, payload: object) -> bytes:
     return request(port, path, json.dumps(payload).encode(), "application/json")
 
 
-def _head(lines: list[bytes]) -> tuple[int, int, bool]:
-    """Status, Content-Length and whether the body is chunked, from a response's head lines."""
-    length, chunked = 0, False
+def _head(lines: list[bytes]) -> tuple[int, int, bool, bool]:
+    """Status, Content-Length, whether the body is chunked and whether the server closes the
+    connection after it (nginx does after its own refusals), from a response's head lines."""
+    length, chunked, close = 0, False, False
     for line in lines[1:]:
         name, _, value = line.partition(b":")
-        if name.strip().lower() == b"content-length":
+        name = name.strip().lower()
+        if name == b"content-length":
             length = int(value)
-        elif name.strip().lower() == b"transfer-encoding" and b"chunked" in value.lower():
+        elif name == b"transfer-encoding" and b"chunked" in value.lower():
             chunked = True
-    return int(lines[0].split(b" ", 2)[1]), length, chunked
+        elif name == b"connection" and b"close" in value.lower():
+            close = True
+    return int(lines[0].split(b" ", 2)[1]), length, chunked, close
 
 
 class Connection:
-    """One keep-alive connection that sends pre-encoded requests and returns each answer's status."""
+    """One keep-alive connection that sends pre-encoded requests and returns each answer's status
+    (reconnecting after an answer that closes the connection)."""
 
     def __init__(self, port: int) -> None:
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.port = port
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=60)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.reader = self.sock.makefile("rb")
 
@@ -63,13 +72,16 @@ class Connection:
         lines = [self.reader.readline()]
         while lines[-1] not in (b"\r\n", b""):
             lines.append(self.reader.readline())
-        status, length, chunked = _head(lines)
+        status, length, chunked, close = _head(lines)
         if not chunked:
             self.reader.read(length)
-            return status
-        while (size := int(self.reader.readline().split(b";")[0], 16)) > 0:
-            self.reader.read(size + 2)  # the chunk and its CRLF
-        self.reader.readline()  # the CRLF after the last chunk
+        else:
+            while (size := int(self.reader.readline().split(b";")[0], 16)) > 0:
+                self.reader.read(size + 2)  # the chunk and its CRLF
+            self.reader.readline()  # the CRLF after the last chunk
+        if close:
+            self.close()
+            self._connect()
         return status
 
     def close(self) -> None:
@@ -77,8 +89,9 @@ class Connection:
         self.sock.close()
 
 
-async def read_status(reader: asyncio.StreamReader) -> int:
-    """asyncio's side: one response with a Content-Length body (what `fingercount serve` sends); its status."""
-    status, length, _ = _head((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n"))
+async def read_status(reader: asyncio.StreamReader) -> tuple[int, bool]:
+    """asyncio's side: one response with a Content-Length body (what `fingercount serve` and nginx
+    send); its status and whether the server closes the connection after it."""
+    status, length, _, close = _head((await reader.readuntil(b"\r\n\r\n")).split(b"\r\n"))
     await reader.readexactly(length)
-    return status
+    return status, close

@@ -164,6 +164,31 @@ class DevStack:
         return {"MLFLOW_TRACKING_URI": self.tracking_uri}
 
 
+STATIC = Path(__file__).parent / "serving" / "static"
+DEPLOY_NGINX = Path(__file__).resolve().parents[2] / "deploy" / "nginx.conf"  # in a source checkout
+
+
+def nginx_front(root: Path, port: int, replicas: list[int], site: Path = DEPLOY_NGINX) -> Path:
+    """A main config for the native nginx running deploy/nginx.conf in front of local replicas:
+    `nginx -c PATH -p ROOT`. The one change is how replicas are found: Docker's DNS (one address
+    per replica of `serving`) becomes an upstream of loopback ports."""
+    text = site.read_text()
+    found = "    resolver 127.0.0.11 valid=10s ipv6=off;\n    set $api http://serving:8000;\n"
+    if found not in text:
+        raise RuntimeError(f"{site} changed how it finds the serving replicas: update devstack.nginx_front")
+    text = text.replace(found, "    set $api http://serving_replicas;\n")
+    text = text.replace("listen 80;", f"listen 127.0.0.1:{port};")
+    text = text.replace("root /usr/share/nginx/html;", f"root {STATIC};")
+    servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n" for p in replicas)
+    main = root / "nginx.conf"
+    main.write_text(
+        f"daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log warn;\nevents {{}}\n"
+        f"http {{\n access_log off;\n client_body_temp_path {root}/body;\n proxy_temp_path {root}/proxy;\n"
+        f" upstream serving_replicas {{\n{servers} }}\n{text}\n}}\n"
+    )
+    return main
+
+
 def main() -> None:
     stack = DevStack()
     try:

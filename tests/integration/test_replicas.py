@@ -1,9 +1,10 @@
 """Serving replicas behind the real nginx, with the repository's nginx.conf: three `fingercount
 serve` processes follow one alias; load goes through nginx while the alias moves (every replica
-converges) and while one replica is killed (nginx retries elsewhere): no request fails.
+converges) and while one replica is killed (nginx retries elsewhere): no request fails. Past 32
+predictions in flight from one client, nginx refuses by itself (the flood guard).
 
-The only change to deploy/nginx.conf is how replicas are found: Docker's DNS (one address per
-replica of `serving`) becomes an upstream of three loopback ports.
+The only change to deploy/nginx.conf is how replicas are found (`devstack.nginx_front`): Docker's
+DNS (one address per replica of `serving`) becomes an upstream of three loopback ports.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from __future__ import annotations
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -21,30 +23,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from fingercount.devstack import nginx_front
 from fingercount.processes import free_port, http_ok, stop_process, wait_until
 from fingercount.training.trainer import TrainResult
-from tests.conftest import REPO
 from tests.workspace import Workspace, wait_for
 
 pytestmark = pytest.mark.slow
 MODEL, ALIAS, FOLLOW_SECONDS = "yolov11-finger-counting", "replicas", 2.0
-
-
-def nginx_config(root: Path, port: int, replicas: list[int]) -> Path:
-    site = (REPO / "deploy/nginx.conf").read_text()
-    found = "    resolver 127.0.0.11 valid=10s ipv6=off;\n    set $api http://serving:8000;\n"
-    assert found in site, "deploy/nginx.conf changed how it finds the serving replicas: update this test"
-    site = site.replace(found, "    set $api http://serving_replicas;\n")
-    site = site.replace("listen 80;", f"listen 127.0.0.1:{port};")
-    site = site.replace("root /usr/share/nginx/html;", f"root {REPO / 'src/fingercount/serving/static'};")
-    servers = "".join(f"    server 127.0.0.1:{p} max_fails=1 fail_timeout=10s;\n" for p in replicas)
-    main = root / "nginx.conf"
-    main.write_text(
-        f"daemon off;\nmaster_process off;\npid {root}/nginx.pid;\nerror_log {root}/error.log warn;\nevents {{}}\n"
-        f"http {{\n access_log off;\n client_body_temp_path {root}/body;\n proxy_temp_path {root}/proxy;\n"
-        f" upstream serving_replicas {{\n{servers} }}\n{site}\n}}\n"
-    )
-    return main
 
 
 @pytest.fixture(scope="module")
@@ -67,7 +52,7 @@ def replicas(
         )  # fmt: skip
     front = free_port()
     nginx = subprocess.Popen(
-        [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(nginx_config(root, front, list(processes))),
+        [shutil.which("nginx") or "/usr/sbin/nginx", "-c", str(nginx_front(root, front, list(processes))),
          "-p", str(root)],
     )  # fmt: skip
     base = f"http://127.0.0.1:{front}"
@@ -154,3 +139,34 @@ def test_replicas_converge_and_survive_a_kill(
     assert versions <= {str(second.model_version), *(str(v) for v in range(1, int(second.model_version)))}
     assert converged < FOLLOW_SECONDS + 30  # the interval plus a download and warm-up
     assert len(answers) > 50
+
+
+def test_nginx_refuses_a_flood_from_one_client_itself(replicas: tuple[str, dict[int, subprocess.Popen[bytes]]]) -> None:
+    """Past 32 predictions in flight from one address, nginx answers 503 in the API's error shape with
+    Retry-After, without a replica; the client's next request after the flood is served."""
+    base, _ = replicas
+    port = int(base.rsplit(":", 1)[1])
+    head = (
+        b"POST /predict HTTP/1.1\r\nHost: fingercount\r\nContent-Type: multipart/form-data; boundary=b\r\n"
+        b"Content-Length: 100000\r\n\r\n"
+    )
+    held = [socket.create_connection(("127.0.0.1", port), timeout=30) for _ in range(32)]
+    image = next(Path("data/test-prepared/images/test").iterdir()).read_bytes()
+    try:
+        for connection in held:
+            connection.sendall(head)  # a head read, its body still to come: one prediction in flight
+        time.sleep(1)
+        refused = httpx.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")}, timeout=30)
+    finally:
+        for connection in held:
+            connection.close()
+    assert refused.status_code == 503
+    assert refused.json()["error"] == "overloaded"
+    assert "32" in refused.json()["detail"]
+    assert refused.headers["retry-after"] == "1"
+    wait_for(
+        lambda: (
+            httpx.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")}, timeout=60).status_code == 200
+        ),
+        timeout=30,
+    )
