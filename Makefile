@@ -67,7 +67,8 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/face_blur.py
 	$(PY) benchmarks/serving.py
 	$(PY) benchmarks/serving.py --compare
-	$(PY) benchmarks/load.py --nice 0,10
+	$(PY) benchmarks/load.py --server-cpus 0 --client-cpus 1 --nice 0,10
+	$(PY) benchmarks/load.py --server-cpus 0 --client-cpus 1 --nice 0 --via-nginx
 	$(PY) benchmarks/monitoring.py
 	$(PY) benchmarks/training_speed.py
 	$(PY) benchmarks/gpu.py
