@@ -153,7 +153,7 @@ def probes(port: int, image: bytes, every: float = 0.05) -> Iterator[dict[str, l
     """What a fresh client sees while the block runs: `/health` and `/predict` sent every `every` seconds
     from a process of its own, so that the flood's generator (one busy asyncio loop) does not delay
     the probes' own reading. Its (status, seconds) lists fill in when the block ends."""
-    context = multiprocessing.get_context("fork")  # the parent has no threads running yet
+    context = multiprocessing.get_context("fork")  # the child touches only its own sockets and threads
     stop = context.Event()
     receiving, sending = context.Pipe(duplex=False)
     process = context.Process(target=_probe_process, args=(port, image, every, stop, sending), daemon=True)

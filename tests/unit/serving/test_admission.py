@@ -13,8 +13,6 @@ from fingercount.serving.admission import Admission
 from fingercount.serving.metrics import ServingMetrics
 from tests.unit.serving.conftest import run_async
 
-run = run_async
-
 
 def sample(metrics: ServingMetrics, name: str) -> float:
     value = metrics.registry.get_sample_value(name)
@@ -46,7 +44,7 @@ def test_a_request_that_waited_past_the_promise_is_refused_not_run() -> None:
         return await asyncio.gather(first, second, third, return_exceptions=True)
 
     try:
-        first, second, third = run(scenario())
+        first, second, third = run_async(scenario())
     finally:
         admission.close()
     assert first == "first"
@@ -76,7 +74,7 @@ def test_a_fixed_depth_makes_no_promise_and_runs_what_it_admitted() -> None:
         return list(await asyncio.gather(first, second))
 
     try:
-        assert run(scenario()) == ["first", "second"]
+        assert run_async(scenario()) == ["first", "second"]
     finally:
         admission.close()
 
@@ -90,7 +88,7 @@ def test_inference_runs_on_its_own_threads(workers: int) -> None:
         return set(names)
 
     try:
-        names = run(scenario())
+        names = run_async(scenario())
     finally:
         admission.close()
     assert all(name.startswith("inference") for name in names)
