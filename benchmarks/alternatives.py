@@ -2,7 +2,9 @@
 version and the same real photo, rounds alternated (`python benchmarks/serving.py --compare`):
 
 - the seed's way: a FastAPI app holding `ultralytics.YOLO(best.pt)` (benchmarks/seed_app.py);
-- `mlflow models serve` of the registered version (the platform's pyfunc flavour, base64 images).
+- `mlflow models serve` of the registered version (the platform's pyfunc flavour, base64 images);
+- the HTTP floor: uvicorn and a bare ASGI app that reads the same request and answers a constant
+  (benchmarks/floor_app.py), what any Python server here spends before its first line of work.
 
 Each arm: p50/p95 at concurrency 1, throughput at 4 and 16 clients; ours also as p50 over the
 engine's own p50 on the same image (the overhead ratio). Every arm is sent the same way: its
@@ -93,6 +95,14 @@ def seed_app(weights: Path, imgsz: int, conf: float, port: int) -> Iterator[Targ
                "--log-level", "warning"]  # fmt: skip
     env = {"WEIGHTS": str(weights), "IMGSZ": str(imgsz), "CONF": str(conf)}
     with started(command, env, f"http://127.0.0.1:{port}/docs"):
+        yield port, rawhttp.multipart(port, "/predict", IMAGE[0])
+
+
+@contextlib.contextmanager
+def http_floor(port: int) -> Iterator[Target]:
+    command = [sys.executable, "-m", "uvicorn", "floor_app:app", "--app-dir", str(HERE), "--port", str(port),
+               "--log-level", "warning"]  # fmt: skip
+    with started(command, {}, f"http://127.0.0.1:{port}/"):
         yield port, rawhttp.multipart(port, "/predict", IMAGE[0])
 
 

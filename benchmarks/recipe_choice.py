@@ -28,39 +28,48 @@ def total(hands: list[tuple[int, float]], conf: float) -> int:
     return sum(kept) if kept else -1
 
 
+def counted(
+    weights: Path, imgsz: int, data: Path, sources: list[str]
+) -> tuple[float, int, int, dict[tuple[str, str], tuple[int, float]]]:
+    """`weights` counted as served on val and test, per source: (the threshold that counts most of
+    the val split's real photos right, how many it counts right, of how many, {(split, source):
+    (photos, accuracy at that threshold)})."""
+    engine = UltralyticsEngine(weights, imgsz, [str(i) for i in range(6)], threads=2)
+    right: dict[tuple[str, str], tuple[int, list[list[bool]]]] = {}
+    for split in ("val", "test"):
+        for source in sources:
+            try:
+                truth = split_truth(data, split, source)
+            except DatasetError:
+                continue
+            photos = sorted(truth)
+            hands = predicted_hands(engine, photos, min(THRESHOLDS))
+            right[(split, source)] = (
+                len(photos),
+                [[total(h, conf) == truth[p] for h, p in zip(hands, photos, strict=True)] for conf in THRESHOLDS],
+            )
+    real_val = [
+        sum(sum(rows[i]) for (split, source), (_, rows) in right.items() if split == "val" and source != DRAWN)
+        for i in range(len(THRESHOLDS))
+    ]
+    best = max(range(len(THRESHOLDS)), key=lambda i: real_val[i])
+    images = sum(n for (split, source), (n, _) in right.items() if split == "val" and source != DRAWN)
+    accuracy = {key: (n, sum(rows[best]) / n) for key, (n, rows) in right.items()}
+    return THRESHOLDS[best], real_val[best], images, accuracy
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("models", nargs="+", help="PATH:IMGSZ of a best.pt")
     parser.add_argument("--data", type=Path, default=Path("data/real-hands-prepared/data.yaml"))
     parser.add_argument("--sources", default="epsrc,rooms,people,synthetic")
     args = parser.parse_args()
-    sources = args.sources.split(",")
     for spec in args.models:
         weights, imgsz = spec.rsplit(":", 1)
-        engine = UltralyticsEngine(Path(weights), int(imgsz), [str(i) for i in range(6)], threads=2)
-        right: dict[tuple[str, str], tuple[int, list[list[bool]]]] = {}
-        for split in ("val", "test"):
-            for source in sources:
-                try:
-                    truth = split_truth(args.data, split, source)
-                except DatasetError:
-                    continue
-                photos = sorted(truth)
-                hands = predicted_hands(engine, photos, min(THRESHOLDS))
-                right[(split, source)] = (
-                    len(photos),
-                    [[total(h, conf) == truth[p] for h, p in zip(hands, photos, strict=True)] for conf in THRESHOLDS],
-                )
-        real_val = [
-            sum(sum(rows[i]) for (split, source), (_, rows) in right.items() if split == "val" and source != DRAWN)
-            for i in range(len(THRESHOLDS))
-        ]
-        best = max(range(len(THRESHOLDS)), key=lambda i: real_val[i])
-        images = sum(n for (split, source), (n, _) in right.items() if split == "val" and source != DRAWN)
-        chosen = THRESHOLDS[best]
-        print(f"{weights} at {imgsz} px: threshold {chosen}, val real photos right {real_val[best]} of {images}")
-        for (split, source), (n, rows) in right.items():
-            print(f"  {split:<5} {source:<10} {n:>5} photos  {sum(rows[best]) / n:6.1%}")
+        chosen, right, images, accuracy = counted(Path(weights), int(imgsz), args.data, args.sources.split(","))
+        print(f"{weights} at {imgsz} px: threshold {chosen}, val real photos right {right} of {images}")
+        for (split, source), (n, share) in accuracy.items():
+            print(f"  {split:<5} {source:<10} {n:>5} photos  {share:6.1%}")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,9 @@
     python benchmarks/serving.py --compare [--rounds 3]    # vs what a user would run instead
         [--baseline-src /tmp/before/src]                     # and an earlier revision, same run
 
+With --compare, the HTTP floor (benchmarks/floor_app.py) is one more arm, and the JPEG decode is
+timed beside the engine: /predict's p50 is split into floor + decode + engine + the rest.
+
 Without a registry model given, it trains a 1-epoch YOLO11n at imgsz 320 on a small synthetic
 set into a temporary store first (weights don't change latency, only the architecture and size
 do). Prints: Ultralytics PyTorch predict; each engine; /predict end to end (p50/p95) at
@@ -113,6 +116,7 @@ def compare(args: argparse.Namespace) -> None:
     import rawhttp
 
     from fingercount.registry import Registry
+    from fingercount.serving.imaging import decode_image
 
     work = Path(tempfile.mkdtemp(prefix="fc-serving-compare-"))
     uri = args.tracking_uri or register_checkpoint(work)
@@ -123,6 +127,7 @@ def compare(args: argparse.Namespace) -> None:
     conf = package.metadata.count_conf
     engine = package.engine("auto", args.threads)
     engine_p50s: list[float] = []  # one per round, beside the arms: the host's speed drifts between rounds
+    decode_p50s: list[float] = []
 
     @contextlib.contextmanager
     def ours(**env: str) -> Iterator[alternatives.Target]:
@@ -136,6 +141,7 @@ def compare(args: argparse.Namespace) -> None:
             package.weights, package.metadata.imgsz, conf, free_port()
         ),
         "mlflow models serve": lambda: alternatives.mlflow_serve(uri, args.model, args.version, free_port()),
+        "HTTP floor (uvicorn, no work)": lambda: alternatives.http_floor(free_port()),
     }
     if args.baseline_src:  # an earlier revision of ours, first on PYTHONPATH
         arms["fingercount serve (baseline)"] = lambda: ours(PYTHONPATH=str(args.baseline_src.resolve()))
@@ -146,6 +152,7 @@ def compare(args: argparse.Namespace) -> None:
             with arms[name]() as call:
                 results[name].append(alternatives.measure(call, args.requests))
         engine_p50s.append(statistics.median(timed(lambda: engine.predict(frame, conf), args.requests)))
+        decode_p50s.append(statistics.median(timed(lambda: decode_image(image, 10**8, 10**9), args.requests)))
     shutil.rmtree(work, ignore_errors=True)
 
     def median(name: str, key: str) -> float:
@@ -166,6 +173,11 @@ def compare(args: argparse.Namespace) -> None:
     overhead = median("fingercount serve", "p50") / engine_p50
     print(f"engine alone ({package.metadata.precision or 'f32'}), same image: p50 {engine_p50:.2f} ms; "
           f"/predict p50 / engine p50 = {overhead:.2f}x (target <= 1.5x)")  # fmt: skip
+    floor, decode = median("HTTP floor (uvicorn, no work)", "p50"), statistics.median(decode_p50s)
+    rest = median("fingercount serve", "p50") - floor - decode - engine_p50
+    print(f"/predict p50 = HTTP floor {floor:.2f} + decode {decode:.2f} + engine {engine_p50:.2f} + the rest "
+          f"{rest:.2f} ms (hand-offs, parsing, response); floor + decode + engine = "
+          f"{(floor + decode + engine_p50) / engine_p50:.2f}x the engine")  # fmt: skip
 
 
 def free_port() -> int:
