@@ -248,6 +248,26 @@ class TrainingParams(StrictModel):
     cache: bool = False
     fraction: float = Field(1.0, gt=0, le=1)
     threads: int | None = Field(None, ge=1, description="CPU threads for training (null: every core)")
+    # How often each source's training images are seen per epoch (training/source_weights.py):
+    # {people: 3, epsrc: 1/3}; a source not named keeps 1. Val and test are never weighted.
+    source_weights: dict[str, float] = Field(default_factory=dict)
+
+    @field_validator("source_weights", mode="before")
+    @classmethod
+    def _weights_as_numbers(cls, value: object) -> object:
+        """`1/3` as YAML gives it (a string) is a third; every weight must be above 0."""
+        if not isinstance(value, dict):
+            return value
+        weights = {}
+        for source, weight in value.items():
+            number = weight
+            if isinstance(weight, str) and re.fullmatch(r"\s*\d+(\.\d+)?\s*/\s*\d+(\.\d+)?\s*", weight):
+                top, bottom = (float(part) for part in weight.split("/"))
+                number = top / bottom if bottom else math.inf
+            if not isinstance(number, int | float) or isinstance(number, bool) or not 0 < number < math.inf:
+                raise ValueError(f"{source}: {weight!r} is not a weight above 0 (e.g. 3, 0.5 or 1/3)")
+            weights[source] = float(number)
+        return weights
 
     @field_validator("amp", mode="before")
     @classmethod
