@@ -44,8 +44,8 @@ def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.P
 def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, list[str]]:
     """The demo's configs without the real-photo sources that cannot be used here, and why.
 
-    Without them the demo still runs, on drawn hands alone; evaluation sets and the promotion
-    metric that need a dropped source are dropped with it.
+    Without them the demo still runs, on drawn hands alone; evaluation sets, source weights and the
+    promotion metric that need a dropped source are dropped with it.
     """
     from fingercount.labeling.teacher import unavailable_reason
 
@@ -69,9 +69,11 @@ def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, 
     metric = config.mlflow.promotion_metric
     if metric.startswith("eval/") and metric.split("/")[1] not in sets:
         metric = "test/count_accuracy"
+    weights = {source: w for source, w in config.training.source_weights.items() if source not in dropped}
     config = config.model_copy(
         update={
             "evaluation": config.evaluation.model_copy(update={"sets": sets}),
+            "training": config.training.model_copy(update={"source_weights": weights}),
             "mlflow": config.mlflow.model_copy(update={"promotion_metric": metric}),
         }
     )

@@ -77,7 +77,7 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
     demo = start_demo(root, port, ui_port)
     try:
         output = read_until(demo, "MLflow UI:")
-        assert "2/4 registry: the shipped checkpoint fingercount-hands-n160 as a version" in output
+        assert "2/4 registry: the shipped checkpoint fingercount-hands-n160-balanced as a version" in output
         assert "v1 is @production" in output
         assert "3/4 fine-tune (2 epochs from it on the same data): in the background" in output
         base = f"http://127.0.0.1:{port}"
@@ -86,7 +86,7 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
         assert (current["version"], current["aliases"]) == ("1", ["production"])  # served before any training
         registry = Registry(f"sqlite:///{root / 'mlruns.db'}", tmp_path / "cache")
         served = registry.fetch("yolov11-finger-counting", "1").weights
-        card = checkpoints.card("fingercount-hands-n160")
+        card = checkpoints.card("fingercount-hands-n160-balanced")
         assert hashlib.sha256(served.read_bytes()).hexdigest() == card["sha256"], "v1 is the checkpoint as shipped"
         assert list(root.glob("**/model_openvino_int8/model.xml")), "the demo's config makes INT8 (export.int8)"
         assert httpx.get(f"http://127.0.0.1:{ui_port}/health", timeout=5).status_code == 200

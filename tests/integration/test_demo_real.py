@@ -29,6 +29,7 @@ def demo_workspace(root: Path, real_folder: Path) -> Path:
     config["dataset"]["config"] = "configs/demo_real_data.yaml"
     config["evaluation"] = {"sets": {"real-heldout": {"split": "test", "source": "real"}}, "teacher": True}
     config["mlflow"]["promotion_metric"] = "eval/real-heldout/count_accuracy"
+    config["training"]["source_weights"] = {"real": 2}  # as the demo weights its real sets
     path = root / "configs" / "demo_real.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -60,6 +61,11 @@ def test_demo_trains_on_real_photos_when_configured(tmp_path: Path, real_hands: 
     assert sum(name.startswith("real__") for name in train_files) >= 15  # 60 % of 30 photos
     assert any(name.startswith("real__") for name in manifest["splits"]["test"]["files"])
     assert manifest["source"]["parts"]["real"]["teacher"]["model_sha256"]
+    (listed,) = root.glob("experiments/fingercount-demo-ci/*/data/train.txt")  # the fine-tune's weighted list
+    names = [Path(line).name for line in listed.read_text().splitlines()]
+    real = [name for name in train_files if name.startswith("real__")]
+    assert sorted(name for name in names if name.startswith("real__")) == sorted(real * 2)
+    assert len(names) == len(train_files) + len(real)
 
 
 def test_demo_without_real_photos_drops_them_and_says_so(tmp_path: Path) -> None:
@@ -73,6 +79,7 @@ def test_demo_without_real_photos_drops_them_and_says_so(tmp_path: Path) -> None
     assert len(notes) == 1
     assert "not-here is not on this machine" in notes[0]
     assert usable.evaluation.sets == {}
+    assert usable.training.source_weights == {}  # else: "no training images from real"
     assert usable.mlflow.promotion_metric == "test/count_accuracy"
 
 

@@ -90,7 +90,7 @@ def test_demo_configs_are_valid() -> None:
         assert [source.label for source in data.extra_sources] == ["epsrc", "rooms", "people"]
         assert {spec.source for spec in config.evaluation.sets.values()} == {"epsrc", "rooms", "people"}
         assert config.mlflow.promotion_metric == "eval/people-heldout/count_accuracy"
-    assert load_training_config(CONFIGS / "demo_config.yaml").model.weights == "fingercount-hands-n160"
+    assert load_training_config(CONFIGS / "demo_config.yaml").model.weights == "fingercount-hands-n160-balanced"
 
 
 @pytest.mark.parametrize(
