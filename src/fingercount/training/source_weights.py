@@ -20,9 +20,7 @@ import yaml
 
 from fingercount.data.sources.combined import SEPARATOR
 from fingercount.errors import ConfigError
-from fingercount.training.evaluate import read_data_yaml
-
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp"}
+from fingercount.files import image_files
 
 
 def source_of(image: Path) -> str | None:
@@ -38,10 +36,9 @@ def copies(index: int, weight: float) -> int:
 
 def weighted_data_yaml(data_yaml: Path, weights: dict[str, float], out: Path) -> tuple[Path, dict[str, int]]:
     """A data.yaml in `out` whose training split is the weighted list; (its path, images listed per source)."""
-    root, names = read_data_yaml(data_yaml)
-    images = sorted(p for p in (root / "images" / "train").iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    root = data_yaml.parent
     by_source: dict[str, list[Path]] = {}
-    for image in images:
+    for image in image_files(root / "images" / "train"):
         by_source.setdefault(source_of(image) or "", []).append(image)
     unknown = sorted(set(weights) - set(by_source))
     if unknown:
@@ -54,12 +51,8 @@ def weighted_data_yaml(data_yaml: Path, weights: dict[str, float], out: Path) ->
             listed += [image.resolve()] * copies(index, weight)
     out.mkdir(parents=True, exist_ok=True)
     (out / "train.txt").write_text("".join(f"{image}\n" for image in listed), encoding="utf-8")
-    spec = {
-        "train": str((out / "train.txt").resolve()),
-        "val": str((root / "images" / "val").resolve()),
-        "test": str((root / "images" / "test").resolve()),
-        "nc": len(names),
-        "names": dict(enumerate(names)),
-    }
-    (out / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False), encoding="utf-8")
+    spec = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))  # the prepared one, paths made absolute
+    spec["train"] = str((out / "train.txt").resolve())
+    spec["val"], spec["test"] = (str((root / "images" / split).resolve()) for split in ("val", "test"))
+    (out / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out / "data.yaml", dict(Counter(source_of(image) or "" for image in listed))
