@@ -81,6 +81,49 @@ def test_live_page_draws_boxes_and_shows_the_api_count(page: Any, server: str) -
     assert console.errors == []
 
 
+# Holds every frame's `blob.arrayBuffer()` while `window.holdFrames` is set (the await where Stop
+# used to close the socket under a frame) and counts sends on a socket that is not open.
+HOLD_FRAMES = """
+window.heldFrames = []; window.closedSends = 0; window.holdFrames = false;
+const readBlob = Blob.prototype.arrayBuffer;
+Blob.prototype.arrayBuffer = function () {
+  const read = readBlob.call(this);
+  if (!window.holdFrames) return read;
+  return new Promise((resolve) => window.heldFrames.push(() => resolve(read)));
+};
+const send = WebSocket.prototype.send;
+WebSocket.prototype.send = function (data) {
+  if (this.readyState !== WebSocket.OPEN) window.closedSends += 1;
+  return send.call(this, data);
+};
+"""
+
+
+def test_live_page_stop_mid_frame_sends_nothing_on_a_closed_socket(page: Any, server: str) -> None:
+    console = ConsoleLog(page)
+    sockets: list[Any] = []
+    page.on("websocket", lambda socket: sockets.append(socket))
+    page.add_init_script(HOLD_FRAMES)
+    page.goto(f"{server}/#/live")
+    page.wait_for_function("() => document.getElementById('model-badge').dataset.version === '1'")
+    page.get_by_role("button", name="Start camera").click()
+    page.wait_for_function("() => parseFloat(document.getElementById('fps').textContent) > 0", timeout=30000)
+    page.evaluate("window.holdFrames = true")
+    page.wait_for_function("() => window.heldFrames.length > 0", timeout=10000)  # a frame is mid-read
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_role("button", name="Start camera").click()  # Stop then Start: the old socket is closing
+    page.evaluate("window.holdFrames = false; window.heldFrames.forEach((release) => release())")
+    page.wait_for_function("() => document.getElementById('transport').textContent === 'WebSocket'")
+    frame = page.evaluate("Number(document.getElementById('finger-count').dataset.frameId)")
+    page.wait_for_function(f"() => Number(document.getElementById('finger-count').dataset.frameId) !== {frame}",
+                           timeout=30000)  # fmt: skip
+    page.wait_for_timeout(1500)  # past the 1 s reconnect a stale close handler would have scheduled
+    page.get_by_role("button", name="Stop").click()
+    assert page.evaluate("window.closedSends") == 0
+    assert len(sockets) == 2  # one per Start: the closing socket did not reconnect a third
+    assert console.errors == []
+
+
 def test_models_page_switches_the_live_model(page: Any, server: str) -> None:
     console = ConsoleLog(page)
     page.goto(f"{server}/#/models")

@@ -51,8 +51,9 @@ function stopCamera() {
   running = false;
   closeCamera(stream);
   stream = null;
-  socket?.close();
-  socket = null;
+  const ws = socket;
+  socket = null;  // first, so that the closing socket's events are ignored
+  ws?.close();
   inFlight = false;
   $("start").disabled = false;
   $("stop").disabled = true;
@@ -62,12 +63,20 @@ function stopCamera() {
 
 function openSocket() {
   const query = `?conf=${$("conf").value}&preprocess=${$("blur").checked}`;
-  socket = new WebSocket(API.replace(/^http/, "ws") + "/ws/predict" + query);
-  socket.binaryType = "arraybuffer";
-  socket.onopen = () => { useHttp = false; $("transport").textContent = "WebSocket"; };
-  socket.onmessage = (event) => handleResult(JSON.parse(event.data));
-  socket.onerror = () => { useHttp = true; $("transport").textContent = "HTTP"; };
-  socket.onclose = () => { inFlight = false; if (running && !useHttp) setTimeout(() => running && openSocket(), 1000); };
+  const ws = new WebSocket(API.replace(/^http/, "ws") + "/ws/predict" + query);
+  ws.binaryType = "arraybuffer";
+  // Handlers act only while `ws` is the page's socket: after Stop (or Stop then Start) a closing
+  // socket's late events must not reconnect a second socket or answer for the new one.
+  const current = () => socket === ws;
+  ws.onopen = () => { if (current()) { useHttp = false; $("transport").textContent = "WebSocket"; } };
+  ws.onmessage = (event) => { if (current()) handleResult(JSON.parse(event.data)); };
+  ws.onerror = () => { if (current()) { useHttp = true; $("transport").textContent = "HTTP"; } };
+  ws.onclose = () => {
+    if (!current()) return;
+    inFlight = false;
+    if (running && !useHttp) setTimeout(() => running && current() && openSocket(), 1000);
+  };
+  socket = ws;
 }
 
 function loop() {
@@ -80,14 +89,18 @@ async function sendFrame() {
   inFlight = true;
   const blob = await grabFrame(video, grab);
   if (!blob || !running) { inFlight = false; return; }
-  sentAt = performance.now();
   if (useHttp) {
+    sentAt = performance.now();
     postFrame(blob);  // the WebSocket failed: HTTP fallback
-  } else if (socket?.readyState === WebSocket.OPEN) {
-    socket.send(await blob.arrayBuffer());
-  } else {
-    inFlight = false;  // still connecting: skip this frame
+    return;
   }
+  const ws = socket;
+  if (ws?.readyState !== WebSocket.OPEN) { inFlight = false; return; }  // still connecting: skip this frame
+  const bytes = await blob.arrayBuffer();
+  // Stop may have closed the socket while the frame was read: check it again after the await.
+  if (!running || socket !== ws || ws.readyState !== WebSocket.OPEN) { inFlight = false; return; }
+  sentAt = performance.now();
+  ws.send(bytes);
 }
 
 async function postFrame(blob) {
@@ -95,9 +108,11 @@ async function postFrame(blob) {
   form.append("file", blob, "frame.jpg");
   try {
     const result = await api(`/predict?conf=${$("conf").value}&preprocess=${$("blur").checked}`, { method: "POST", body: form });
-    handleResult(result);
+    if (running) handleResult(result);  // an answer that comes after Stop draws nothing
   } catch (error) {
-    handleResult({ error: error.code || "unreachable", detail: error.message });
+    if (running) handleResult({ error: error.code || "unreachable", detail: error.message });
+  } finally {
+    if (!running) inFlight = false;
   }
 }
 
