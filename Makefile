@@ -51,10 +51,11 @@ system-deps:
 	  else echo "Install first (Debian/Ubuntu): sudo apt-get install$$missing"; exit 1; fi; \
 	fi
 
-lint: install ## ruff (lint + format check) and mypy
+lint: install ## ruff (lint + format check), mypy and the layers (import-linter contracts)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 format: install ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .

@@ -68,7 +68,7 @@ def main() -> None:
     parser.add_argument("--source", help="with --data: only this source's images (e.g. real)")
     parser.add_argument("--counts", type=Path, help="count folders instead of --data")
     args = parser.parse_args()
-    from fingercount.cli import model_engine
+    from fingercount.cli.evaluate import model_engine
 
     _, engine, stored_conf = model_engine(args.model, "auto", imgsz=160)
     imgsz, conf = engine.imgsz, 0.25 if stored_conf is None else stored_conf

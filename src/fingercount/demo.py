@@ -24,6 +24,7 @@ from fingercount.processes import port_free, start_guarded, stop_process
 from fingercount.settings import Settings
 
 ALIAS = "production"
+UI_GRACE = 2.0  # seconds the MLflow UI gets to stop after the demo's stop began, then SIGKILL (it holds no state)
 
 
 @contextlib.contextmanager
@@ -38,7 +39,7 @@ def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.P
     try:
         yield process
     finally:
-        stop_process(process, timeout=15)
+        stop_process(process, timeout=UI_GRACE)
 
 
 def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, list[str]]:
@@ -197,21 +198,20 @@ def _gate_said(registry: Any, config: TrainingConfig, version: str) -> str:
 def serve_demo(
     settings: Settings, model_name: str, host: str, port: int, ui_port: int, fine_tune: Path | None = None
 ) -> None:
-    import uvicorn
-
     from fingercount.serving.app import create_app
+    from fingercount.serving.server import run_server
 
     ui_url = f"http://{host}:{ui_port}"
     settings = settings.model_copy(update={"model_name": model_name, "model_alias": ALIAS, "mlflow_ui_url": ui_url})
     app = create_app(settings)
     if fine_tune is not None:
         threading.Thread(target=_fine_tune_job, args=(app.state.serving, fine_tune), daemon=True).start()
-    with mlflow_ui(settings, host, ui_port):
+    with mlflow_ui(settings, host, ui_port) as ui:
         typer.echo("4/4 serving — press Ctrl-C to stop everything")
         typer.echo(f"   dashboard:  http://{host}:{port}/")
         typer.echo(f"   API docs:   http://{host}:{port}/docs")
         typer.echo(f"   MLflow UI:  {ui_url}")
-        uvicorn.run(app, host=host, port=port, log_level="warning")
+        run_server(app, host, port, "warning", on_stop=ui.terminate)  # the UI stops while the server does
     typer.echo("demo stopped")
 
 

@@ -19,9 +19,9 @@ import numpy as np
 import yaml
 from tqdm import tqdm
 
-from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.errors import DatasetError
 from fingercount.files import built_aside
+from fingercount.labels import Box, RawDataset, RawSample
 from fingercount.preprocessing import Pipeline
 
 SPLITS = ("train", "val", "test")

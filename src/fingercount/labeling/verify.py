@@ -23,7 +23,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from fingercount.data.sources.base import Box, RawDataset, RawSample
+from fingercount.labels import Box, RawDataset, RawSample
 
 OnDisagree = Literal["leave_out", "relabel"]
 # A labelled box and a teacher box at this overlap or more are one hand. Annotators draw tighter

@@ -9,6 +9,7 @@ the child could not say so itself (killed with SIGKILL, out of memory).
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import logging
@@ -29,7 +30,8 @@ from fingercount.serving.model_manager import ModelManager
 from fingercount.settings import Settings
 
 log = logging.getLogger(__name__)
-CANCEL_GRACE = 30.0  # seconds the child gets to end its run KILLED before it is killed
+CANCEL_GRACE = 30.0  # seconds a cancelled child gets to end its run KILLED before it is killed
+STOP_GRACE = 2.0  # the same when the server stops: a person waits for the prompt (the run still ends KILLED)
 
 
 @dataclass
@@ -64,7 +66,9 @@ class TrainingJobs:
         self._lock = threading.Lock()
         self._job: Job | None = None
         self._process: subprocess.Popen[bytes] | None = None
+        self._watcher: threading.Thread | None = None
         self._cancelled = False
+        self._stopping_since: float | None = None
 
     def current(self) -> Job:
         if self._job is None:
@@ -121,9 +125,10 @@ class TrainingJobs:
             self._process = start_guarded(command, stdout=stderr, stderr=subprocess.STDOUT, env=env)
             job.pid = guarded_pid(self._process)  # the training process, not its guard
             self._job, self._cancelled = job, False
-            threading.Thread(
+            self._watcher = threading.Thread(
                 target=self._watch, args=(job, self._process, progress, stderr), name=f"job-{job.id}", daemon=True
-            ).start()
+            )
+            self._watcher.start()
             return job
 
     def cancel(self) -> Job:
@@ -136,15 +141,30 @@ class TrainingJobs:
         process.send_signal(signal.SIGINT)  # the child ends its MLflow run KILLED, then exits
         return job
 
-    def shutdown(self) -> None:
-        """Server stopping: a running job is cancelled, not orphaned."""
-        if self._job is not None and self._job.state == "running":
+    def begin_shutdown(self) -> None:
+        """The server is stopping: a running job gets its signal now (no wait; a signal handler calls
+        this), so that it stops while the server and anything else stop too."""
+        if self._stopping_since is None:
+            self._stopping_since = time.monotonic()
+        if self._job is not None and self._job.state == "running" and not self._cancelled:
             self.cancel()
-            if self._process is not None:
-                try:
-                    self._process.wait(timeout=CANCEL_GRACE)
-                except subprocess.TimeoutExpired:
-                    kill_group(self._process)
+
+    def shutdown(self, grace: float = STOP_GRACE) -> None:
+        """Server stopping: a running job is cancelled, not orphaned. It gets `grace` seconds from the
+        stop to end its run KILLED itself; then its process group is killed and the run is ended
+        KILLED from here (the watcher does it as the process goes)."""
+        self.begin_shutdown()
+        process, watcher = self._process, self._watcher
+        if process is None or process.poll() is not None and (watcher is None or not watcher.is_alive()):
+            return
+        deadline = (self._stopping_since or time.monotonic()) + grace
+        try:
+            process.wait(timeout=max(0.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            kill_group(process)
+            process.wait()
+        if watcher is not None:
+            watcher.join(timeout=5)  # it reads the last progress and ends the run: a few registry calls
 
     def _watch(self, job: Job, process: subprocess.Popen[bytes], progress: Path, output: Any) -> None:
         offset = 0
@@ -157,7 +177,8 @@ class TrainingJobs:
                 cancel_deadline = time.monotonic() + CANCEL_GRACE
             if cancel_deadline is not None and time.monotonic() > cancel_deadline:
                 kill_group(process)
-            time.sleep(0.3)
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=0.3)  # wakes the moment the child exits (a stop waits on this)
         output.close()
         self._read_progress(job, progress, offset)
         job.ended = time.time()

@@ -10,10 +10,10 @@ import yaml
 
 from fingercount.config import load_data_config
 from fingercount.data.prepare import prepare
-from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.data.sources.classes import to_counts, with_groups
 from fingercount.data.sources.local import LocalSource
 from fingercount.errors import ConfigError, DatasetError
+from fingercount.labels import Box, RawDataset, RawSample
 from tests.conftest import REPO
 
 PEOPLE = REPO.parent / "shared" / "datasets" / "hands-many-people"

@@ -76,3 +76,36 @@ def test_cli_import_and_stats(
     code, printed, _ = run_cli(["data", "stats", str(out)], monkeypatch, capsys)
     assert code == 0
     assert "train       24      " in printed
+
+
+def test_cli_import_works_from_any_folder(
+    synthetic_folder: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No configs/ where it runs: `data import` needs none (the built-in split is the shipped config's)."""
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    code, printed, err = run_cli(
+        ["data", "import", str(synthetic_folder), "--out", "prepared", "-q"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert "train 24, val 3, test 3; skipped 0" in printed
+    with_configs = tmp_path / "with-configs"
+    args = ["data", "import", str(synthetic_folder), "--out", str(with_configs), "-q",
+            "-t", str(CONFIGS / "training_config.yaml"), "-c", str(CONFIGS / "config.yaml")]  # fmt: skip
+    assert run_cli(args, monkeypatch, capsys)[0] == 0
+    assert load_manifest(elsewhere / "prepared")["splits"] == load_manifest(with_configs)["splits"]
+
+
+@pytest.mark.parametrize(
+    ("command", "flag"),
+    [(["train"], "--training-config"), (["data", "prepare"], "--config"), (["teach", "mine"], "--config")],
+)
+def test_cli_a_needed_default_config_missing_is_one_line_naming_the_flag(
+    command: list[str], flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    code, printed, err = run_cli(command, monkeypatch, capsys)
+    assert code != 0
+    assert err.count("\n") == 1 and err.startswith("error: configs/"), err
+    assert f"pass {flag} PATH" in err

@@ -9,9 +9,8 @@ import numpy as np
 import pytest
 
 from fingercount.data.prepare import GUARD_FRAMES, SEQUENCE_BLOCK, prepare
-from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.data.sources.combined import CombinedSource
-from fingercount.data.sources.folders import sequence_of
+from fingercount.labels import Box, RawDataset, RawSample, sequence_of
 
 RATIOS = {"train": 0.7, "val": 0.15, "test": 0.15}
 

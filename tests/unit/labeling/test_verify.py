@@ -11,11 +11,11 @@ import cv2
 import pytest
 
 from fingercount.data.prepare import prepare
-from fingercount.data.sources.base import RawDataset
 from fingercount.data.sources.classes import CountedSource, to_counts
 from fingercount.data.sources.local import LocalSource
 from fingercount.labeling.teacher import HandTeacher
 from fingercount.labeling.verify import iou, verify_with_teacher
+from fingercount.labels import RawDataset
 from tests.unit.data.test_voc import ROOMS
 
 RATIOS = {"train": 0.6, "val": 0.2, "test": 0.2}

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from fingercount.data.sources.base import SOURCES, Box, DatasetSource, RawDataset, RawSample, get_source
+from fingercount.data.sources.base import SOURCES, DatasetSource, get_source
 
 # Importing the modules registers their sources.
 from fingercount.data.sources import folders, local, picsellia, synthetic  # noqa: F401  isort: skip
@@ -14,7 +14,7 @@ if TYPE_CHECKING:
 
     from fingercount.config import DataConfig, SourceConfig
 
-__all__ = ["SOURCES", "Box", "DatasetSource", "RawDataset", "RawSample", "get_source", "source_from_config"]
+__all__ = ["SOURCES", "DatasetSource", "get_source", "source_from_config"]
 
 
 def source_from_config(config: DataConfig) -> DatasetSource:

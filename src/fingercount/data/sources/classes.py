@@ -13,8 +13,9 @@ from pathlib import Path
 from typing import ClassVar, Literal
 
 from fingercount.counting import finger_count
-from fingercount.data.sources.base import DatasetSource, RawDataset
+from fingercount.data.sources.base import DatasetSource
 from fingercount.errors import DatasetError
+from fingercount.labels import RawDataset
 
 SKIP = "skip"
 

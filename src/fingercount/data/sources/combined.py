@@ -6,7 +6,8 @@ from dataclasses import replace
 from typing import ClassVar
 
 from fingercount.counting import finger_count
-from fingercount.data.sources.base import DatasetSource, RawDataset, RawSample
+from fingercount.data.sources.base import DatasetSource
+from fingercount.labels import RawDataset, RawSample
 
 SEPARATOR = "__"
 

@@ -8,22 +8,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import ClassVar
 
-from fingercount.data.sources.base import RawDataset, register_source
+from fingercount.data.sources.base import register_source
 from fingercount.data.sources.local import read_yolo_folder
 from fingercount.errors import DatasetError
-
-_FRAME = re.compile(r"^(.*?)(\d+)$")
-
-
-def sequence_of(name: str) -> tuple[str, int] | None:
-    """`3__two_17.jpg` -> ("3__two_", 17): frames that differ only in a trailing number form a sequence."""
-    match = _FRAME.match(Path(name).stem)
-    return (match.group(1), int(match.group(2))) if match else None
+from fingercount.labels import RawDataset, sequence_of
 
 
 @register_source

@@ -11,10 +11,11 @@ from typing import Any, ClassVar
 
 import yaml
 
-from fingercount.data.sources.base import Box, RawDataset, RawSample, register_source
+from fingercount.data.sources.base import register_source
 from fingercount.data.sources.voc import read_voc_folder, voc_folders
 from fingercount.errors import DatasetError
 from fingercount.files import image_files
+from fingercount.labels import Box, RawDataset, RawSample, sequence_of
 
 
 def _unique_names(paths: list[Path], root: Path) -> list[str]:
@@ -149,7 +150,5 @@ class LocalSource:
         )
         dataset = read_voc_folder(self.path) if is_voc else read_yolo_folder(self.path)
         if self.sequences:
-            from fingercount.data.sources.folders import sequence_of
-
             dataset.samples = [replace(sample, sequence=sequence_of(sample.name)) for sample in dataset.samples]
         return dataset

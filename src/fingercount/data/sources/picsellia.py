@@ -12,9 +12,10 @@ from typing import Any, ClassVar
 
 from tqdm import tqdm
 
-from fingercount.data.sources.base import RawDataset, register_source
+from fingercount.data.sources.base import register_source
 from fingercount.data.sources.local import read_coco
 from fingercount.errors import ConfigError, SourceUnavailableError
+from fingercount.labels import RawDataset
 
 
 def read_token(token_file: Path) -> str:

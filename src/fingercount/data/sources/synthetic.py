@@ -13,9 +13,10 @@ from tqdm import tqdm
 
 from fingercount.config import SyntheticSourceConfig
 from fingercount.data import synthetic
-from fingercount.data.sources.base import RawDataset, register_source
+from fingercount.data.sources.base import register_source
 from fingercount.data.sources.local import read_yolo_folder
 from fingercount.files import built_aside
+from fingercount.labels import RawDataset
 
 _COMPLETE = ".complete.json"
 

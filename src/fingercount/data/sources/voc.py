@@ -13,8 +13,8 @@ from defusedxml import ElementTree
 from defusedxml.common import DefusedXmlException
 from PIL import Image
 
-from fingercount.data.sources.base import Box, RawDataset, RawSample
 from fingercount.files import IMAGE_SUFFIXES, image_files
+from fingercount.labels import Box, RawDataset, RawSample
 
 
 def voc_folders(root: Path) -> tuple[Path, Path] | None:

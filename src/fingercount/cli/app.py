@@ -1,0 +1,61 @@
+"""The root `fingercount` command: one Typer app that gathers the command groups."""
+
+from __future__ import annotations
+
+import errno
+import sys
+
+import typer
+
+from fingercount.cli import blur, evaluate, serve, train
+from fingercount.cli.data import data_app
+from fingercount.cli.models import models_app
+from fingercount.errors import FingercountError
+from fingercount.settings import quiet_third_parties
+
+app = typer.Typer(
+    name="fingercount",
+    help="Train, track and serve YOLO11 models that count raised fingers.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+# In the order `--help` has always listed them.
+app.add_typer(data_app, name="data")
+app.command("blur")(blur.blur_command)
+app.command("serve")(serve.serve_command)
+app.command("demo")(serve.demo_command)
+app.add_typer(models_app, name="models")
+app.command("train")(train.train_command)
+app.command("tune")(train.tune_command)
+app.command("teach")(train.teach_command)
+app.command("eval")(evaluate.eval_command)
+
+
+def main() -> None:
+    """Console entry point: domain errors become one line on stderr and their exit code."""
+    quiet_third_parties()
+    try:
+        app()
+    except FingercountError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+    except OSError as exc:
+        if exc.errno not in _STORAGE_ERRORS:
+            raise
+        where = f" ({exc.filename})" if exc.filename else ""
+        typer.echo(f"error: {exc.strerror}{where}: {_STORAGE_ERRORS[exc.errno]}", err=True)
+        sys.exit(1)
+
+
+# Storage failures a user fixes outside the program: one line, no traceback. Writes are built aside,
+# so what was complete before stays complete.
+_STORAGE_ERRORS = {
+    errno.ENOSPC: "free some space and run the command again",
+    errno.EDQUOT: "free some space (disk quota) and run the command again",
+    errno.EROFS: "the file system is read-only: choose another folder",
+    errno.EACCES: "no permission: choose a folder you can write, or fix its owner",
+}

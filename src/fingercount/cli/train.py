@@ -1,0 +1,155 @@
+"""`fingercount train`, `tune` and `teach`: trainings tracked in MLflow, registered and gated."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fingercount.cli.common import (
+    TRAINING_CONFIG,
+    ProgressFileOption,
+    QuietOption,
+    count_accuracies,
+    failure_reported,
+    needed_config,
+    print_metrics,
+    settings,
+    sigterm_like_ctrl_c,
+)
+from fingercount.errors import ConfigError
+
+TEACH_CONFIG = Path("configs/teach_config.yaml")
+
+
+def train_command(
+    training_config: Annotated[
+        Path | None,
+        typer.Option("--training-config", "-t", help="Experiment config.", show_default=str(TRAINING_CONFIG)),
+    ] = None,
+    evaluate: Annotated[
+        bool, typer.Option("--evaluate", help="Evaluate on the test split (always done when mlflow.auto_register).")
+    ] = False,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            help="Run id of a training the tracking server dropped: go on from its last checkpoint, in the same run."
+        ),
+    ] = None,
+    progress_file: ProgressFileOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Train YOLO11 from a config, tracked in MLflow; evaluate, register and promote as configured."""
+    from fingercount.config import load_data_config, load_training_config
+    from fingercount.training.teach import ProgressFile
+    from fingercount.training.trainer import TrainEnvironment, train
+
+    sigterm_like_ctrl_c()  # the run ends KILLED
+    training_config = needed_config(training_config, TRAINING_CONFIG, "--training-config")
+    config = load_training_config(training_config)
+    load_data_config(config.dataset.config)  # both configs are checked before any work starts
+    report = ProgressFile(progress_file) if progress_file else None
+    env = TrainEnvironment.from_settings(settings(), progress=not quiet, report=report)
+    with failure_reported(report):
+        result = train(config, env, config_path=training_config, evaluate=evaluate, resume=resume)
+    typer.echo(f"run {result.run_id} finished; weights: {result.weights}")
+    if result.evaluation is not None:
+        print_metrics(result.evaluation.metrics)
+    message = None
+    if result.model_version is not None:
+        message = f"registered {config.mlflow.registered_model_name} version {result.model_version}"
+    if result.promotion is not None:
+        verb = "promoted to" if result.promotion["promoted"] else "not promoted to"
+        message = f"{config.mlflow.registered_model_name} v{result.model_version} {verb} @{result.promotion['alias']}: "
+        message += result.promotion["reason"]
+    if message:
+        typer.echo(message)
+    if report is not None:
+        promoted = result.promotion["promoted"] if result.promotion else None
+        report({"phase": "done", "version": result.model_version, "promoted": promoted, "message": message or "",
+                "metrics": count_accuracies(result)})  # fmt: skip
+
+
+def tune_command(
+    space: Annotated[Path, typer.Option("--space", "-s", help="Search space YAML (see configs/tune_space.yaml).")],
+    training_config: Annotated[
+        Path | None,
+        typer.Option(
+            "--training-config", "-t", help="The training config the space varies.", show_default=str(TRAINING_CONFIG)
+        ),
+    ] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Sweep a training config with Ray Tune (ASHA stops laggards); register and gate the best trial.
+
+    One parent MLflow run with a nested run per trial. Local Ray unless RAY_ADDRESS names a cluster.
+    """
+    from fingercount.config import load_data_config, load_training_config
+    from fingercount.training.trainer import TrainEnvironment
+    from fingercount.training.tune import load_space, tune_sweep
+
+    config = load_training_config(needed_config(training_config, TRAINING_CONFIG, "--training-config"))
+    load_data_config(config.dataset.config)
+    sweep = load_space(space, config)
+    env = TrainEnvironment.from_settings(settings(), progress=not quiet)
+    result = tune_sweep(config, sweep, env, space)
+    typer.echo(f"parent run {result.parent_run_id}: {len(result.trials)} trials")
+    for trial in result.trials:
+        params = ", ".join(f"{k}={v}" for k, v in trial.params.items())
+        score = "–" if trial.selected is None else f"{trial.selected:.4f}"
+        typer.echo(
+            f"  {trial.trial_id:<24} run {trial.run_id or '–'}  {params}  {trial.status}  {sweep.select} {score}"
+        )
+    if result.best is None:
+        raise ConfigError("no trial completed: see the trials' statuses above and their runs in MLflow")
+    typer.echo(f"best: run {result.best.run_id} ({sweep.select} {result.best.selected:.4f})")
+    if result.model_version is not None:
+        typer.echo(f"registered {config.mlflow.registered_model_name} version {result.model_version}")
+    if result.promotion is not None:
+        verb = "promoted to" if result.promotion["promoted"] else "not promoted to"
+        typer.echo(f"{verb} @{result.promotion['alias']}: {result.promotion['reason']}")
+
+
+def teach_command(
+    collection: Annotated[str, typer.Argument(help="Name of a collection made on the dashboard's Collect page.")],
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config", "-t", help="Teach config: base data, epochs, image size.", show_default=str(TEACH_CONFIG)
+        ),
+    ] = None,
+    collections_dir: Annotated[
+        Path | None, typer.Option(help="Where collections live (default: COLLECTIONS_DIR or data/collections).")
+    ] = None,
+    parent: Annotated[
+        str | None,
+        typer.Option(help="Version to fine-tune: models:/NAME/VERSION or models:/NAME@ALIAS (default: the alias)."),
+    ] = None,
+    model_name: Annotated[str | None, typer.Option(help="Registered model (default: MODEL_NAME).")] = None,
+    alias: Annotated[str | None, typer.Option(help="Alias to promote to (default: the one serving follows).")] = None,
+    epochs: Annotated[int | None, typer.Option(min=1, help="Epochs (default: the config's).")] = None,
+    progress_file: ProgressFileOption = None,
+    quiet: QuietOption = False,
+) -> None:
+    """Fine-tune a registered version on a collection plus the base data; register, gate and promote it."""
+    from fingercount.config import load_training_config
+    from fingercount.training.teach import ProgressFile, teach
+    from fingercount.training.trainer import TrainEnvironment
+
+    sigterm_like_ctrl_c()  # the run ends KILLED
+    current = settings()
+    name = model_name or current.model_name
+    target = alias or current.serving_alias()
+    base = load_training_config(needed_config(config, TEACH_CONFIG, "--config"))
+    report = ProgressFile(progress_file) if progress_file else None
+    env = TrainEnvironment.from_settings(current, progress=not quiet, report=report)
+    folder = (collections_dir or current.collections_path()) / collection
+    with failure_reported(report):
+        result, decision = teach(base, folder, env, name, target, parent or f"models:/{name}@{target}", epochs)
+    verb = "promoted to" if decision.promoted else "not promoted to"
+    message = f"{name} v{result.model_version} {verb} @{decision.alias}: {decision.reason}"
+    if report is not None:
+        report({"phase": "done", "version": result.model_version, "promoted": decision.promoted,
+                "message": message, "metrics": count_accuracies(result)})  # fmt: skip
+    typer.echo(message)
