@@ -5,7 +5,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "src"))
 
-from fingercount.cli import main
+from fingercount.cli import run
 
 if __name__ == "__main__":
-    main()
+    run()

@@ -1,4 +1,4 @@
-from fingercount.cli import main
+from fingercount.cli import run
 
 if __name__ == "__main__":  # a spawned child (monitoring's judge, INT8 quantization) imports this again
-    main()
+    run()

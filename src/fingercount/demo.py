@@ -20,15 +20,15 @@ import typer
 
 from fingercount.config import DataConfig, TrainingConfig, load_data_config, load_training_config
 from fingercount.errors import ConfigError
-from fingercount.processes import port_free, start_guarded, stop_process
+from fingercount.processes import port_free, signal_group, start_guarded, stop_group
 from fingercount.settings import Settings
 
 ALIAS = "production"
-UI_GRACE = 2.0  # seconds the MLflow UI gets to stop after the demo's stop began, then SIGKILL (it holds no state)
+UI_GRACE = 1.5  # seconds the MLflow UI gets from the demo's stop on, then SIGKILL (it holds no state)
 
 
 @contextlib.contextmanager
-def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.Popen[bytes]]:
+def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[UIStop]:
     """The MLflow UI on the same embedded store, stopped with the demo (whatever stops the demo)."""
     command = [
         sys.executable, "-m", "mlflow", "server", "--backend-store-uri", settings.tracking_uri(),
@@ -36,10 +36,24 @@ def mlflow_ui(settings: Settings, host: str, port: int) -> Iterator[subprocess.P
         "--host", host, "--port", str(port),
     ]  # fmt: skip
     process = start_guarded(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
+    stopping = UIStop(process)
     try:
-        yield process
+        yield stopping
     finally:
-        stop_process(process, timeout=UI_GRACE)
+        stop_group(process, UI_GRACE, since=stopping.since)
+
+
+class UIStop:
+    """The MLflow UI's stop, begun from the demo's signal handler so that it runs beside the server's."""
+
+    def __init__(self, process: subprocess.Popen[bytes]) -> None:
+        self.process = process
+        self.since: float | None = None
+
+    def begin(self) -> None:
+        if self.since is None:
+            self.since = time.monotonic()
+            signal_group(self.process)  # the server, its uvicorn and job workers at once
 
 
 def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, list[str]]:
@@ -211,7 +225,7 @@ def serve_demo(
         typer.echo(f"   dashboard:  http://{host}:{port}/")
         typer.echo(f"   API docs:   http://{host}:{port}/docs")
         typer.echo(f"   MLflow UI:  {ui_url}")
-        run_server(app, host, port, "warning", on_stop=ui.terminate)  # the UI stops while the server does
+        run_server(app, host, port, "warning", on_stop=ui.begin)  # the UI stops while the server does
     typer.echo("demo stopped")
 
 

@@ -139,3 +139,41 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
     assert not [child for child in alive if child.status() != psutil.STATUS_ZOMBIE], alive
     assert port_free("127.0.0.1", port)
     assert port_free("127.0.0.1", ui_port)
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_demo_stops_within_seconds_while_it_fine_tunes(signum: int, tmp_path: Path) -> None:
+    """Serving, the MLflow UI and a fine-tune mid-training all stop together: exit 0 within 3 s (the
+    graces are fixed: 1.5 s for the UI, 2 s for the job, then SIGKILL), nothing left, ports free, the
+    fine-tune's run KILLED. benchmarks/stop_time.py measures ten of each."""
+    from mlflow import MlflowClient
+
+    root = tmp_path / "clone"
+    shutil.copytree(CONFIGS, root / "configs")
+    config = (root / "configs/demo_ci_config.yaml").read_text().replace("epochs: 2,", "epochs: 300,")
+    (root / "configs/demo_long_config.yaml").write_text(config)
+    port, ui_port = free_port(), free_port()
+    demo = subprocess.Popen(
+        [sys.executable, "-m", "fingercount", "demo", "--config", "configs/demo_long_config.yaml",
+         "--port", str(port), "--ui-port", str(ui_port)],
+        cwd=root, env={k: v for k, v in os.environ.items() if not k.startswith(("MLFLOW_", "MODEL_"))},
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        read_until(demo, "fine-tune: epoch 1/", timeout=600)
+        job = httpx.get(f"http://127.0.0.1:{port}/jobs/current", timeout=5).json()
+        family = psutil.Process(demo.pid).children(recursive=True)
+        sent = time.monotonic()
+        demo.send_signal(signum)
+        demo.wait(timeout=60)
+        seconds = time.monotonic() - sent
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+    assert demo.returncode == 0
+    assert seconds < 3, f"stopped in {seconds:.1f} s"
+    _, alive = psutil.wait_procs(family, timeout=1)  # multiprocessing's tracker reads EOF and goes
+    assert not [p for p in alive if p.status() != psutil.STATUS_ZOMBIE], alive
+    assert port_free("127.0.0.1", port)
+    assert port_free("127.0.0.1", ui_port)
+    assert MlflowClient(f"sqlite:///{root / 'mlruns.db'}").get_run(job["run_id"]).info.status == "KILLED"

@@ -1,5 +1,5 @@
 """The `fingercount` command line: a thin layer over the package's functions, one module per command group."""
 
-from fingercount.cli.app import app, main
+from fingercount.cli.app import app, main, run
 
-__all__ = ["app", "main"]
+__all__ = ["app", "main", "run"]

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import errno
+import os
 import sys
+import threading
+from typing import NoReturn
 
 import typer
 
@@ -49,6 +54,33 @@ def main() -> None:
         where = f" ({exc.filename})" if exc.filename else ""
         typer.echo(f"error: {exc.strerror}{where}: {_STORAGE_ERRORS[exc.errno]}", err=True)
         sys.exit(1)
+
+
+def run() -> NoReturn:
+    """The installed command (`fingercount`, `python -m fingercount`): `main`, then a prompt back at once.
+
+    Tearing down an interpreter that loaded PyTorch, Ultralytics and MLflow takes seconds of garbage
+    collection (2 s here after a training), which a stop would wait for. What an exit must do is
+    done here: non-daemon threads joined, atexit handlers run (MLflow, logging, multiprocessing),
+    output flushed; then the process ends without the teardown. An unexpected exception still
+    takes Python's own way out, traceback and all.
+    """
+    try:
+        main()
+        code: object = 0
+    except SystemExit as exc:
+        code = exc.code
+    # What Python's own exit does first: its exit hooks (idle thread pools are told to stop), then
+    # non-daemon threads joined. CPython's private step, as the interpreter calls it.
+    threading._shutdown()  # type: ignore[attr-defined]
+    atexit._run_exitfuncs()
+    if code is not None and not isinstance(code, int):
+        print(code, file=sys.stderr)  # sys.exit("message") prints it and exits 1
+        code = 1
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    os._exit(code or 0)
 
 
 # Storage failures a user fixes outside the program: one line, no traceback. Writes are built aside,

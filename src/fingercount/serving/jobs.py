@@ -155,7 +155,7 @@ class TrainingJobs:
         KILLED from here (the watcher does it as the process goes)."""
         self.begin_shutdown()
         process, watcher = self._process, self._watcher
-        if process is None or process.poll() is not None and (watcher is None or not watcher.is_alive()):
+        if process is None or (process.poll() is not None and (watcher is None or not watcher.is_alive())):
             return
         deadline = (self._stopping_since or time.monotonic()) + grace
         try:

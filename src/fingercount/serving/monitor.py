@@ -24,6 +24,7 @@ import logging
 import math
 import os
 import queue
+import signal
 import threading
 import time
 from collections import deque
@@ -342,6 +343,7 @@ class Judge:
 
 def _judge_main(conn: Any) -> None:
     """The judge process: frames in, (count, box) per hand and the frame's sha1 out, until EOF."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole group: the server ends us (EOF)
     with contextlib.suppress(OSError):
         os.nice(19)
     with contextlib.suppress(OSError, AttributeError):  # no affinity calls on macOS

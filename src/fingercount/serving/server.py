@@ -4,6 +4,7 @@ open connections get a short grace rather than as long as they like."""
 
 from __future__ import annotations
 
+import contextlib
 import sys
 from collections.abc import Callable
 from types import FrameType
@@ -38,9 +39,7 @@ def run_server(app: FastAPI, host: str, port: int, log_level: str, on_stop: Call
 
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=CONNECTION_GRACE)
     server = _StoppingServer(config, stop_all)
-    try:
+    with contextlib.suppress(KeyboardInterrupt):  # the signal uvicorn raises again once it has shut down
         server.run()
-    except KeyboardInterrupt:
-        pass  # the signal uvicorn raises again once it has shut down
     if not server.started:
         sys.exit(3)  # uvicorn's own code for "could not start" (it has said why: a port in use, …)

@@ -105,7 +105,8 @@ def test_cli_a_needed_default_config_missing_is_one_line_naming_the_flag(
     command: list[str], flag: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    code, printed, err = run_cli(command, monkeypatch, capsys)
+    code, _, err = run_cli(command, monkeypatch, capsys)
     assert code != 0
-    assert err.count("\n") == 1 and err.startswith("error: configs/"), err
+    assert err.count("\n") == 1, err
+    assert err.startswith("error: configs/"), err
     assert f"pass {flag} PATH" in err
