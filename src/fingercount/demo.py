@@ -199,7 +199,8 @@ def _fine_tune_plan(
         version = _trained(registry, config, config_path, prepared, fresh, step)
         typer.echo(f"   v{version} {_gate_said(registry, config, version)}")
         return None
-    typer.echo(f"{step}: in the background once serving; promoted only if {config.mlflow.promotion_metric} is better")
+    typer.echo(f"{step}: in the background once serving; promoted only if it counts the held-out photos better "
+               "beyond noise (McNemar's paired test; a tie keeps v1)")  # fmt: skip
     return config_path
 
 

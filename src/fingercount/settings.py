@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     max_upload_bytes: int = Field(default=10 * 1024 * 1024, ge=1024, alias="MAX_UPLOAD_BYTES")
     max_image_pixels: int = Field(default=40_000_000, ge=1, alias="MAX_IMAGE_PIXELS")
     mlflow_ui_url: str | None = Field(default=None, alias="MLFLOW_UI_URL")
+    # Origins whose pages may call the API from the browser (the seed's dashboard on its own origin):
+    # comma-separated, `*` for any; none by default. Admin calls still need ADMIN_TOKEN.
+    cors_origins: str = Field(default="", alias="CORS_ORIGINS")
     enable_preprocessing: bool = Field(default=False, alias="ENABLE_PREPROCESSING")
     face_blur_threshold: float = Field(default=0.2, gt=0, lt=1, alias="FACE_BLUR_THRESHOLD")
     face_blur_mode: Literal["blur", "mosaic", "solid"] = Field(default="blur", alias="FACE_BLUR_MODE")
@@ -68,6 +71,9 @@ class Settings(BaseSettings):
     # The teach loop: where collections live, and the config a dashboard training job starts from.
     collections_dir: Path | None = Field(default=None, alias="COLLECTIONS_DIR")
     teach_config: Path = Field(default=Path("configs/teach_config.yaml"), alias="TEACH_CONFIG")
+
+    def cors_origin_list(self) -> list[str]:
+        return [origin.strip().rstrip("/") for origin in self.cors_origins.split(",") if origin.strip()]
 
     def collections_path(self) -> Path:
         """COLLECTIONS_DIR, or `data/collections` under the working folder."""

@@ -149,7 +149,7 @@ def test_models_page_switches_the_live_model(page: Any, server: str) -> None:
 
 def test_experiments_page_sorts_and_compares(page: Any, server: str) -> None:
     console = ConsoleLog(page)
-    experiments = httpx.get(f"{server}/models/experiments").json()["experiments"]
+    experiments = httpx.get(f"{server}/models/experiments").json()
     total = sum(len(e["runs"]) for e in experiments)
     page.goto(f"{server}/#/experiments")
     page.wait_for_selector("#runs tbody tr[data-run]")

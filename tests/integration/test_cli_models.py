@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from fingercount.config import load_training_config
 from fingercount.processes import free_port
 from fingercount.training.trainer import TrainResult
 from tests.conftest import REPO, run_cli
@@ -72,6 +73,14 @@ def test_seed_entry_point_eval_on_a_weights_path(first: TrainResult, env: Worksp
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
     assert "test/mAP50-95" in result.stdout
+    trained = load_training_config(REPO / "configs/test_config.yaml").dataset.img_size
+    assert f"inference at {trained} px (the size it was trained at)" in result.stderr, result.stderr
+    # The README's command beside the seed's `experiments/yolo11n_*/weights/best.pt`: the newest run's weights.
+    readme = f'{sys.executable} {REPO / "main.py"} eval --model "$(ls -t experiments/*/*/weights/best.pt | head -1)"'
+    newest = subprocess.run(["bash", "-c", f"{readme} --data {DATA} --imgsz 96"], cwd=env.root, capture_output=True,
+                            text=True, timeout=300, check=False)  # fmt: skip
+    assert newest.returncode == 0, newest.stderr
+    assert "at 96 px (--imgsz)" in newest.stderr
 
 
 def test_train_against_an_unreachable_server_fails_fast(

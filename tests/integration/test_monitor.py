@@ -127,7 +127,7 @@ def test_agreement_equals_an_offline_count_of_the_judged_frames(
     assert status["agreement"] == pytest.approx(np.mean(agreed))
     assert status["baseline"] == pytest.approx(measured.evaluation.metrics["eval/real/teacher_agreement"])  # type: ignore[union-attr]
     assert status["drift"] is None
-    assert httpx.get(f"{server}/health").json()["status"] == "ok"
+    assert httpx.get(f"{server}/health").json()["status"] == "healthy"
     metrics = httpx.get(f"{server}/metrics").text
     version = status["version"]
     assert f'fingercount_monitor_agreement{{version="{version}"}} {status["agreement"]}' in metrics
@@ -142,7 +142,7 @@ def test_a_swap_to_drawn_hands_only_raises_the_alarm_and_swapping_back_clears_it
     swapped = httpx.post(f"{server}/models/load", json={"version": int(str(first.model_version))}, timeout=120)
     assert swapped.status_code == 200, swapped.text
     sent = 0
-    while httpx.get(f"{server}/health").json()["status"] == "ok":
+    while httpx.get(f"{server}/health").json()["status"] == "healthy":
         assert sent < 4 * len(photos), f"no alarm after {sent} frames: {httpx.get(f'{server}/monitor').json()}"
         stream(server, photos[:10])
         sent += 10
@@ -161,7 +161,7 @@ def test_a_swap_to_drawn_hands_only_raises_the_alarm_and_swapping_back_clears_it
 
     back = httpx.post(f"{server}/models/load", json={"version": int(str(measured.model_version))}, timeout=120)
     assert back.status_code == 200
-    assert httpx.get(f"{server}/health").json()["status"] == "ok"
+    assert httpx.get(f"{server}/health").json()["status"] == "healthy"
     stream(server, photos[:10])
     assert settled(server)["drift"] is None
 

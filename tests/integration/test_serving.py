@@ -60,7 +60,7 @@ def back_to_version_1(request: pytest.FixtureRequest) -> Iterator[None]:
 
 def test_health_and_current(server: str) -> None:
     health = httpx.get(f"{server}/health").json()
-    assert health["status"] == "ok"
+    assert health["status"] == "healthy"
     assert health["registry_reachable"] is True
     assert health["model"]["version"] == "1"
     current = httpx.get(f"{server}/models/current").json()
@@ -78,10 +78,10 @@ def test_models_list_and_experiments(server: str) -> None:
     assert by_version["1"]["serving"] is True
     assert by_version["1"]["tags"]["architecture"] == "yolo11n"
     assert "test/count_accuracy" in by_version["1"]["tags"]
-    experiments = httpx.get(f"{server}/models/experiments").json()["experiments"]
+    experiments = httpx.get(f"{server}/models/experiments").json()
     runs = [run for e in experiments for run in e["runs"]]
     assert any(run["status"] == "FINISHED" and "test/mAP50-95" in run["metrics"] for run in runs)
-    assert all("model.architecture" in run["params"] for run in runs if run["status"] == "FINISHED")
+    assert all("model.architecture" in run["main_params"] for run in runs if run["status"] == "FINISHED")
 
 
 def test_predict(server: str) -> None:
@@ -154,7 +154,7 @@ def test_bad_input_gives_the_right_4xx(server: str, case: str) -> None:
     assert response.status_code == status, response.text
     assert response.json()["error"] == code
     assert response.json()["detail"]
-    assert httpx.get(f"{server}/health").json()["status"] == "ok"
+    assert httpx.get(f"{server}/health").json()["status"] == "healthy"
 
 
 def test_oversized_body_is_413(versions: tuple[str, str], workspace: Workspace, tmp_path: Path) -> None:

@@ -100,6 +100,12 @@ def model_engine(model: str, engine: str, imgsz: int | None) -> tuple[Path, Engi
         raise ConfigError(f"--engine {engine} needs a registered version (models:/…); a .pt file runs on pytorch")
     from ultralytics import YOLO
 
-    names = YOLO(str(path), task="detect").names
-    size = imgsz or 640
+    weights = YOLO(str(path), task="detect")
+    names = weights.names
+    trained = (getattr(weights, "ckpt", None) or {}).get("train_args", {}).get("imgsz")
+    size = imgsz or (int(trained) if isinstance(trained, int) else 640)
+    said = (
+        "--imgsz" if imgsz else "the size it was trained at" if isinstance(trained, int) else "no size in the weights"
+    )
+    typer.echo(f"{path}: inference at {size} px ({said})", err=True)
     return path, build_engine({"pytorch": path}, size, [str(names[i]) for i in sorted(names)], "pytorch"), None

@@ -30,6 +30,12 @@ def models_list() -> None:
                 f" mAP50-95 {tags.get('test/mAP50-95', '-'):<8} count acc {tags.get('test/count_accuracy', '-')}"
                 + "".join(f"  {name} {value}" for name, value in eval_set_accuracies(tags).items())
             )
+            for alias in sorted({key.split(".")[1] for key in tags if key.startswith("promotion.")}):
+                decision = tags.get(f"promotion.{alias}.decision", "?")
+                test = tags.get(f"promotion.{alias}.test", "metric")
+                typer.echo(
+                    f"        gate @{alias}: {decision} by the {test} test: {tags.get(f'promotion.{alias}.reason')}"
+                )
 
 
 @models_app.command("checkpoints")

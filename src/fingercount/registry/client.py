@@ -66,6 +66,10 @@ class Registry:
     def list_models(self) -> list[dict[str, Any]]:
         return versions.list_models(self.client)
 
+    def version_for_run(self, run_id: str) -> Any:
+        """The newest registered version made by a run, or None."""
+        return versions.version_for_run(self.client, run_id)
+
     def promote(
         self, name: str, version: str, alias: str, metric: str = versions.DEFAULT_GATE_METRIC, force: bool = False
     ) -> versions.PromotionDecision:

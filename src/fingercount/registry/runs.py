@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 MAIN_PARAMS = (
@@ -16,6 +17,9 @@ MAIN_PARAMS = (
 
 
 def list_experiments(client: Any, max_runs: int = 200) -> list[dict[str, Any]]:
+    """Experiments with their runs, in the seed's shape (`experiment_name`, `run_count`, each run's
+    `start_time` as ISO text, every param and tag, `available_weights`) and ours beside it (`name`,
+    `start_time_ms`, `end_time`, `main_params`, `error`)."""
     from mlflow.entities import ViewType
 
     found = []
@@ -24,23 +28,42 @@ def list_experiments(client: Any, max_runs: int = 200) -> list[dict[str, Any]]:
         found.append(
             {
                 "experiment_id": experiment.experiment_id,
+                "experiment_name": experiment.name,
                 "name": experiment.name,
-                "runs": [
-                    {
-                        "run_id": run.info.run_id,
-                        "run_name": run.info.run_name,
-                        "status": run.info.status,
-                        "start_time": run.info.start_time,
-                        "end_time": run.info.end_time,
-                        "metrics": dict(run.data.metrics),
-                        "params": {key: run.data.params[key] for key in MAIN_PARAMS if key in run.data.params},
-                        "error": run.data.tags.get("error"),
-                    }
-                    for run in runs
-                ],
+                "run_count": len(runs),
+                "runs": [_run_dict(client, run) for run in runs],
             }
         )
     return found
+
+
+def _run_dict(client: Any, run: Any) -> dict[str, Any]:
+    params = dict(run.data.params)
+    start = run.info.start_time
+    return {
+        "run_id": run.info.run_id,
+        "run_name": run.info.run_name or run.data.tags.get("mlflow.runName", "Unnamed"),
+        "experiment_id": run.info.experiment_id,
+        "status": run.info.status,
+        "start_time": None if start is None else datetime.fromtimestamp(start / 1000).isoformat(),
+        "start_time_ms": start,
+        "end_time": run.info.end_time,
+        "metrics": dict(run.data.metrics),
+        "params": params,
+        "main_params": {key: params[key] for key in MAIN_PARAMS if key in params},
+        "tags": dict(run.data.tags),
+        "available_weights": available_weights(client, run.info.run_id),
+        "error": run.data.tags.get("error"),
+    }
+
+
+def available_weights(client: Any, run_id: str) -> list[str]:
+    """The weight files a run logged (`weights/best.pt`, `weights/last.pt`), listed, not downloaded."""
+    try:
+        listed = client.list_artifacts(run_id, "weights")
+    except Exception:  # an artifact store that cannot list: no weights to offer
+        return []
+    return sorted(item.path for item in listed if not item.is_dir and item.path.endswith(".pt"))
 
 
 def version_for_run_tag(client: Any, experiment: str, tag: str, value: str) -> str | None:

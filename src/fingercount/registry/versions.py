@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
+import tempfile
 import warnings
 from dataclasses import asdict, dataclass
+from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from fingercount.config import MlflowConfig
 from fingercount.errors import ModelNotFoundError, TrackingUnavailableError
+from fingercount.registry import paired
 from fingercount.registry.locks import is_lock, registry_lock
 
 DEFAULT_GATE_METRIC: str = MlflowConfig.model_fields["promotion_metric"].default
@@ -69,18 +75,24 @@ def _promote(client: Any, name: str, version: str, alias: str, metric: str, forc
     current = _version_by_alias(client, name, alias)
     new_value = _run_metric(client, candidate, metric)
     current_value = _run_metric(client, current, metric) if current is not None else None
+    test = "metric"
     if current is not None and current.version == candidate.version:
         promoted, reason = True, "already holds the alias"
     elif force:
         promoted, reason = True, "forced"
     elif current is None:
         promoted, reason = True, "first version for this alias"
+    elif (by_photos := _paired_decision(client, current, candidate)) is not None:
+        test = "mcnemar"  # both counted the same held-out photos: the paired test decides, ties kept
+        promoted, reason = by_photos
     elif new_value is None:
         promoted, reason = False, f"candidate has no {metric}"
     elif current_value is None or new_value >= current_value:
         promoted, reason = True, f"{metric} {new_value:.4g} >= {current_value if current_value is not None else 'n/a'}"
     else:
         promoted, reason = False, f"{metric} {new_value:.4g} < {current_value:.4g} of version {current.version}"
+    if test == "metric" and current is not None and not force and current.version != candidate.version:
+        reason = f"{reason} (the metric gate: no held-out photos counted by both)"
     decision = PromotionDecision(
         name, alias, str(candidate.version), promoted, reason, metric, new_value,
         None if current is None else str(current.version), current_value,
@@ -91,9 +103,30 @@ def _promote(client: Any, name: str, version: str, alias: str, metric: str, forc
     prefix = f"promotion.{alias}"
     client.set_model_version_tag(name, str(candidate.version), f"{prefix}.decision", "promoted" if promoted else "kept")
     client.set_model_version_tag(name, str(candidate.version), f"{prefix}.reason", reason)
+    client.set_model_version_tag(name, str(candidate.version), f"{prefix}.test", test)
     client.set_model_version_tag(name, str(candidate.version), f"{prefix}.candidate_{metric}", str(new_value))
     client.set_model_version_tag(name, str(candidate.version), f"{prefix}.current_{metric}", str(current_value))
     return decision
+
+
+def _paired_decision(client: Any, current: Any, candidate: Any) -> tuple[bool, str] | None:
+    """The paired test on the held-out photos both versions' runs counted, or None when they share none."""
+    current_report, candidate_report = (_sets_report(client, found.run_id) for found in (current, candidate))
+    if current_report is None or candidate_report is None:
+        return None
+    return paired.decide(paired.outcomes(current_report), paired.outcomes(candidate_report))
+
+
+def _sets_report(client: Any, run_id: str | None) -> dict[str, Any] | None:
+    if not run_id:
+        return None
+    with tempfile.TemporaryDirectory() as folder:
+        try:
+            path = client.download_artifacts(run_id, paired.REPORT, folder)
+        except Exception:  # no such artifact (no evaluation sets), or a store that cannot serve it
+            return None
+        loaded = json.loads(Path(path).read_text())
+    return loaded if isinstance(loaded, dict) else None
 
 
 def _set_legacy_stage(client: Any, name: str, version: str, alias: str) -> None:
@@ -194,6 +227,8 @@ def _version_dict(found: Any, aliases: list[str] | None = None) -> dict[str, Any
         "stage": found.current_stage,
         "run_id": found.run_id,
         "created": found.creation_timestamp,
+        "created_at": _iso(found.creation_timestamp),  # the seed's field
+        "metrics": _metrics(dict(found.tags or {})),  # the seed's field: the version's figures as numbers
         "tags": dict(found.tags or {}),
         "source": found.source,
         "eval_sets": {
@@ -204,8 +239,28 @@ def _version_dict(found: Any, aliases: list[str] | None = None) -> dict[str, Any
     }
 
 
+def _iso(milliseconds: int | None) -> str | None:
+    return None if milliseconds is None else datetime.fromtimestamp(milliseconds / 1000).isoformat()
+
+
+def _metrics(tags: dict[str, str]) -> dict[str, float]:
+    """The version's measured figures (`test/…`, `eval/…` tags) as numbers."""
+    found = {}
+    for key, value in tags.items():
+        if key.startswith(("test/", "eval/")):
+            with contextlib.suppress(ValueError):
+                found[key] = float(value)
+    return found
+
+
 def _float(value: str | None) -> float | None:
     return None if value is None else float(value)
+
+
+def version_for_run(client: Any, run_id: str) -> Any:
+    """The newest registered version made by `run_id`, or None."""
+    found = client.search_model_versions(f"run_id = '{run_id}'")
+    return max(found, key=lambda v: int(v.version)) if found else None
 
 
 def list_models(client: Any) -> list[dict[str, Any]]:
@@ -222,6 +277,7 @@ def list_models(client: Any) -> list[dict[str, Any]]:
         models.append(
             {
                 "name": model.name,
+                "description": model.description or "",
                 "versions": [_version_dict(v, sorted(aliases.get(str(v.version), []))) for v in ordered],
             }
         )

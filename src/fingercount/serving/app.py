@@ -12,6 +12,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.middleware.cors import CORSMiddleware
 from fastapi.responses import JSONResponse
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -27,7 +28,7 @@ from fingercount.serving.middleware import ObserveMiddleware, SecurityHeadersMid
 from fingercount.serving.model_manager import AliasFollower, ModelInfo, ModelManager
 from fingercount.serving.priority import lower_engine_threads
 from fingercount.serving.registry_probe import RegistryProbe
-from fingercount.serving.routes import collections, health, jobs, models, monitor, predict
+from fingercount.serving.routes import collections, config, health, jobs, models, monitor, predict
 from fingercount.serving.schemas import MULTIPART_FRAMING
 from fingercount.settings import Settings, quiet_third_parties
 
@@ -164,7 +165,13 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
         ObserveMiddleware, metrics=metrics, max_body=settings.max_upload_bytes + MULTIPART_FRAMING, admission=admission,
         body_timeout=settings.body_timeout,
     )  # fmt: skip
-    app.add_middleware(SecurityHeadersMiddleware)  # outermost: early 413s get the headers too
+    app.add_middleware(SecurityHeadersMiddleware)  # early 413s get the headers too
+    if settings.cors_origin_list():  # outermost: a preflight is answered before anything else runs
+        origins = settings.cors_origin_list()
+        app.add_middleware(
+            CORSMiddleware, allow_origins=origins, allow_methods=["*"], allow_headers=["*"],
+            allow_credentials="*" not in origins,  # the browser refuses credentials with `*`
+        )  # fmt: skip
 
     app.include_router(health.router)
     app.include_router(models.router)
@@ -172,6 +179,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     app.include_router(collections.router)
     app.include_router(jobs.router)
     app.include_router(monitor.router)
+    app.include_router(config.router)
 
     # The dashboard: static files, no build step; mounted last so the API routes win.
     app.mount("/", Dashboard(directory=Path(__file__).with_name("static"), html=True), name="dashboard")

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import hmac
 import threading
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any
@@ -25,7 +27,33 @@ from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
 from fingercount.serving.monitor import Monitor, ReviewStore
 from fingercount.serving.registry_probe import RegistryProbe
+from fingercount.serving.schemas import StreamDefaults
 from fingercount.settings import Settings
+
+
+@dataclass
+class ExperimentsCache:
+    """Experiments and runs from the registry, kept a few seconds: listing each run's weights is one
+    registry call per run, and a dashboard asks again on every visit. `refresh` drops it (the seed's
+    `/models/experiments/refresh`)."""
+
+    ttl: float = 5.0
+    _at: float = 0.0
+    _value: list[dict[str, Any]] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def get(self, fetch: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float]:
+        with self._lock:
+            if self._value is None or time.monotonic() - self._at > self.ttl:
+                self._value, self._at = fetch(), time.monotonic()
+                self._wall = time.time()
+            return self._value, self._wall
+
+    def drop(self) -> None:
+        with self._lock:
+            self._value = None
+
+    _wall: float = 0.0
 
 
 @dataclass
@@ -37,6 +65,8 @@ class ServingState:
     registry_probe: RegistryProbe
     follower: AliasFollower | None = None
     startup_error: str | None = field(default=None)
+    stream_defaults: StreamDefaults = field(default_factory=StreamDefaults)
+    experiments_cache: ExperimentsCache = field(default_factory=lambda: ExperimentsCache())
     _teacher_lock: threading.Lock = field(default_factory=threading.Lock)
 
     @cached_property

@@ -36,6 +36,7 @@ class ModelInfo:
     architecture: str
     metrics: dict[str, float] = field(default_factory=dict)
     run_id: str | None = None
+    stage: str | None = None  # the version's legacy stage, as the registry says it
     loaded_at: float = 0.0
     requested: str = ""  # what the load asked for: "version 3", "alias production", …
     inference_ms: float = 0.0  # measured at warm-up on the warm-up frame (sizes the admission queue)
@@ -117,7 +118,8 @@ class ModelManager:
             imgsz=metadata.imgsz,
             count_conf=metadata.count_conf, class_names=tuple(metadata.class_names),
             architecture=metadata.architecture, metrics=dict(metadata.metrics),
-            run_id=metadata.run_id, loaded_at=time.time(), requested=requested,
+            run_id=metadata.run_id, stage=getattr(found, "current_stage", None), loaded_at=time.time(),
+            requested=requested,
         )  # fmt: skip
         loaded = LoadedModel(info, engine)
         frame = warmup_frame()

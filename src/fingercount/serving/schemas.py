@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -32,9 +33,47 @@ class PredictResponse(BaseModel):
 
 
 class ModelState(BaseModel):
+    """Ours (`loaded`, `model`, `last_error`) and, at the top level beside them, the seed's
+    `/models/current` fields for the model serving now (None while none is loaded)."""
+
     loaded: bool
     model: dict[str, object] | None = None
     last_error: str | None = None
+    name: str | None = None
+    version: str | None = None
+    stage: str | None = None
+    architecture: str | None = None
+    metrics: dict[str, float] = Field(default_factory=dict)
+    loaded_at: str | None = Field(default=None, description="ISO time the model was loaded")
+    run_id: str | None = None
+
+
+class LoadResponse(ModelState):
+    """The new state, with the seed's answer beside it (`status`, `message`, `model_info`)."""
+
+    status: Literal["success"] = "success"
+    message: str = ""
+    model_info: dict[str, object] = Field(default_factory=dict)
+
+
+def seed_model_info(info: Any) -> dict[str, Any]:
+    """A served model as the seed describes it (`loaded_at` as ISO text)."""
+    return {
+        "name": info.name, "version": info.version, "stage": info.stage, "architecture": info.architecture,
+        "metrics": dict(info.metrics), "run_id": info.run_id,
+        "loaded_at": datetime.fromtimestamp(info.loaded_at).isoformat(),
+    }  # fmt: skip
+
+
+class StreamDefaults(BaseModel):
+    """What a new WebSocket connection starts with (`/config/conf_threshold`, `/config/skip_frames`)."""
+
+    conf_threshold: float | None = Field(default=None, description="None: the model's stored threshold")
+    skip_frames: int = Field(default=1, description="answer 1 frame in N with a new prediction (per connection)")
+
+
+class SkipFrameConfig(BaseModel):
+    skip_frames: int = Field(ge=1, le=1000, description="Process 1 frame in N on each WebSocket connection.")
 
 
 class LoadRequest(BaseModel):
@@ -67,7 +106,8 @@ class LoadRequest(BaseModel):
 
 
 class HealthResponse(BaseModel):
-    status: str
+    status: str = Field(description="healthy (the seed's word), or degraded with a reason")
+    mlflow_uri: str
     model_loaded: bool
     model: dict[str, object] | None = None
     reason: str | None = None
@@ -120,6 +160,20 @@ PREDICT_REQUEST: dict[str, Any] = {
             "required": False,
             "schema": {"anyOf": [{"type": "number", "minimum": 0.0, "maximum": 1.0}, {"type": "null"}]},
             "description": "Confidence threshold (default: the model's).",
+        },
+        {
+            "name": "conf_threshold",
+            "in": "query",
+            "required": False,
+            "schema": {"anyOf": [{"type": "number", "minimum": 0.0, "maximum": 1.0}, {"type": "null"}]},
+            "description": "The seed's name for `conf` (give one of them).",
+        },
+        {
+            "name": "skip_check",
+            "in": "query",
+            "required": False,
+            "schema": {"anyOf": [{"type": "boolean"}, {"type": "null"}]},
+            "description": "Accepted for the seed's clients; /predict never skips: every image gets its own answer.",
         },
         {
             "name": "preprocess",

@@ -67,15 +67,20 @@ def multipart_field(body: bytes, content_type: str, field: str = "file") -> byte
 
 
 def query_conf(params: Mapping[str, str]) -> float | None:
-    value = params.get("conf")
-    if value is None:
+    """`conf`, or the seed's name for it, `conf_threshold` (not both)."""
+    given = [name for name in ("conf", "conf_threshold") if params.get(name) is not None]
+    if len(given) > 1:
+        raise InvalidRequestError("query.conf: give conf or conf_threshold, not both")
+    if not given:
         return None
+    name = given[0]
+    value = params[name]
     try:
         conf = float(value)
     except ValueError:
         conf = float("nan")
     if not 0.0 <= conf <= 1.0:
-        raise InvalidRequestError(f"query.conf: must be a number from 0 to 1, got {value!r}")
+        raise InvalidRequestError(f"query.{name}: must be a number from 0 to 1, got {value!r}")
     return conf
 
 

@@ -140,16 +140,18 @@ def evaluate_sets(
     details: dict[str, Any] = {}
     for name, spec in sets.items():
         if spec.path is not None:
-            truth = truth_from_path(spec.path)
+            truth, root = truth_from_path(spec.path), Path(spec.path)
         else:
             if data_yaml is None:
                 raise DatasetError(f"evaluation set {name!r} names a split, but there is no prepared dataset")
-            truth = split_truth(data_yaml, spec.split, spec.source)
+            truth, root = split_truth(data_yaml, spec.split, spec.source), data_yaml.parent
         photos, true = list(truth), list(truth.values())
         predicted = model_counts(engine, photos, conf)
         ours = report(true, predicted)
         metrics.update(ours.metrics(f"eval/{name}"))
-        details[name] = {"model": ours.to_dict()}
+        # Per photo (named within its set), so that the gate can pair two versions on the same photos.
+        per_photo = {_photo_id(photo, root): [t, p] for photo, t, p in zip(photos, true, predicted, strict=True)}
+        details[name] = {"model": {**ours.to_dict(), "photos": per_photo}}
         if with_teacher:
             judged = teacher_counts(photos)
             teacher = report(true, judged)
@@ -157,6 +159,13 @@ def evaluate_sets(
             metrics.update(agreement_metrics(f"eval/{name}", predicted, judged))
             details[name]["teacher"] = teacher.to_dict()
     return metrics, details
+
+
+def _photo_id(photo: Path, root: Path) -> str:
+    try:
+        return photo.resolve().relative_to(root.resolve()).as_posix()
+    except ValueError:
+        return photo.name
 
 
 def agreement(model: list[int], teacher: list[int]) -> tuple[float | None, int]:

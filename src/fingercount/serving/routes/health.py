@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import anyio
-from fastapi import APIRouter, Response
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fingercount.serving.deps import State
-from fingercount.serving.schemas import HealthResponse
+from fingercount.serving.schemas import HealthResponse, seed_model_info
 
 router = APIRouter(tags=["health"])
 
@@ -30,7 +31,8 @@ async def health(state: State) -> HealthResponse:
     elif drift is not None:
         reason = f"drift: {drift}"
     return HealthResponse(
-        status="ok" if loaded is not None and registry_ok and drift is None else "degraded",
+        status="healthy" if loaded is not None and registry_ok and drift is None else "degraded",  # the seed's word
+        mlflow_uri=state.settings.tracking_uri(),
         model_loaded=loaded is not None,
         model=None if loaded is None else loaded.info.as_dict(),
         reason=reason,
@@ -40,5 +42,17 @@ async def health(state: State) -> HealthResponse:
 
 
 @router.get("/metrics", include_in_schema=False)
-async def metrics(state: State) -> Response:
+async def metrics(request: Request, state: State) -> Response:
+    """Prometheus text (the ecosystem's convention); the seed's JSON summary to a client that asks
+    for JSON (`Accept: application/json`)."""
+    accept = request.headers.get("accept", "")
+    if "application/json" in accept and "text/plain" not in accept:
+        loaded = state.manager.current()
+        summary = {
+            "model_loaded": loaded is not None,
+            "model_info": {} if loaded is None else seed_model_info(loaded.info),
+            "preprocessing_enabled": state.settings.enable_preprocessing,
+            "skip_frames": state.stream_defaults.skip_frames,
+        }
+        return JSONResponse(summary)
     return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)

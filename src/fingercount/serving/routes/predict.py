@@ -46,6 +46,7 @@ async def predict(request: Request) -> Response:
     require_model(state)  # 503 before reading a body that could not be served
     conf = query_conf(request.query_params)
     preprocess = query_bool(request.query_params, "preprocess")
+    query_bool(request.query_params, "skip_check")  # the seed's; checked, never skips (no other client's answer)
     limit = state.settings.max_upload_bytes + MULTIPART_FRAMING
     body = await read_body(request.stream(), limit)
     data = multipart_field(body, request.headers.get("content-type", ""))
@@ -60,10 +61,15 @@ async def predict_stream(websocket: WebSocket, conf: Conf = None, preprocess: Pr
     At most one frame is processed per connection; a frame that arrives while another is being
     processed replaces any frame still waiting (newest wins) and is counted as dropped.
     A text message `{"conf": 0.4, "preprocess": true}` changes the settings for later frames.
+    A connection starts with the server's stream defaults (`POST /config/conf_threshold`,
+    `POST /config/skip_frames`); with skip_frames N, 1 frame in N is predicted and the others get
+    this connection's last answer. An error is `{"error", "detail", "finger_count": 0, "predictions": []}`.
     """
     state: ServingState = websocket.app.state.serving
     await websocket.accept()
-    options = StreamOptions(conf, preprocess)
+    defaults = state.stream_defaults
+    options = StreamOptions(conf if conf is not None else defaults.conf_threshold, preprocess)
+    skip = Skipping(defaults.skip_frames)
     waiting: list[tuple[int, bytes]] = []  # at most one entry: the newest unprocessed frame
     ready = asyncio.Event()
     received = dropped = 0
@@ -101,12 +107,19 @@ async def predict_stream(websocket: WebSocket, conf: Conf = None, preprocess: Pr
             if not waiting:
                 continue
             frame_id, data = waiting.pop()
+            repeated = skip.answer_without_predicting()
+            if repeated is not None:  # this connection's own last answer: never another client's
+                await websocket.send_json({**repeated, "frame_id": frame_id, "dropped_frames": dropped})
+                continue
             try:
                 result = await state.admission.run(predict_bytes, state, data, options.conf, options.preprocess)
                 payload = {**result.model_dump(), "frame_id": frame_id, "dropped_frames": dropped}
+                skip.predicted(payload)
             except FingercountError as exc:
                 state.metrics.errors.labels(exc.code).inc()
-                payload = {"frame_id": frame_id, **exc.body(), "dropped_frames": dropped}
+                # The seed's error shape (a count and predictions), our code and detail beside it.
+                payload = {"frame_id": frame_id, **exc.body(), "finger_count": 0, "predictions": [],
+                           "dropped_frames": dropped}  # fmt: skip
             await websocket.send_json(payload)
 
     receiver = asyncio.create_task(receive())
@@ -116,6 +129,25 @@ async def predict_stream(websocket: WebSocket, conf: Conf = None, preprocess: Pr
         pass  # the client went away mid-send
     finally:
         receiver.cancel()
+
+
+@dataclass
+class Skipping:
+    """The seed's frame skipping, per connection: 1 frame in `every` gets a new prediction, the others
+    this connection's last answer with `inference_time_ms` 0 (the seed kept one for the whole server)."""
+
+    every: int
+    _since: int = 0
+    _last: dict[str, object] | None = None
+
+    def answer_without_predicting(self) -> dict[str, object] | None:
+        self._since += 1
+        if self.every <= 1 or self._last is None or self._since >= self.every:
+            return None
+        return {**self._last, "inference_time_ms": 0.0}
+
+    def predicted(self, payload: dict[str, object]) -> None:
+        self._since, self._last = 0, payload
 
 
 @dataclass

@@ -5,19 +5,19 @@ let runs = [], mlflowUrl = null, sortKey = "date", sortAscending = false;
 const selected = new Set();
 
 export async function renderExperiments() {
-  let data;
+  let experiments, config;
   try {
-    data = await api("/models/experiments");
+    [experiments, config] = await Promise.all([api("/models/experiments"), api("/config")]);
   } catch (error) {
     $("runs").querySelector("tbody").innerHTML = `<tr><td colspan="12" class="status error">Cannot list experiments: ${esc(error.message)}</td></tr>`;
     return;
   }
-  mlflowUrl = data.mlflow_ui_url ? data.mlflow_ui_url.replace(/\/$/, "") : null;
-  runs = data.experiments.flatMap((e) => e.runs.map((r) => ({
-    ...r, experiment: e.name, experimentId: e.experiment_id,
+  mlflowUrl = config.mlflow_ui_url ? config.mlflow_ui_url.replace(/\/$/, "") : null;
+  runs = experiments.flatMap((e) => e.runs.map((r) => ({
+    ...r, params: r.main_params, experiment: e.experiment_name, experimentId: e.experiment_id,
     architecture: r.params["model.architecture"] || "–", map: r.metrics["test/mAP50-95"],
     precision: r.metrics["test/precision"], recall: r.metrics["test/recall"], count: r.metrics["test/count_accuracy"],
-    date: r.start_time, run: r.run_name || r.run_id.slice(0, 8),
+    date: r.start_time_ms, run: r.run_name || r.run_id.slice(0, 8),
   })));
   drawRuns();
 }
