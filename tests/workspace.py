@@ -3,8 +3,11 @@ versions, and a real uvicorn server."""
 
 from __future__ import annotations
 
+import functools
+import http.server
 import os
 import shutil
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -142,3 +145,20 @@ def teach_server(workspace: Workspace, version: str, alias: str, root: Path, **e
     with running_server(settings) as base:
         wait_for(lambda: httpx.get(f"{base}/health").json()["model_loaded"], timeout=120)
         yield base
+
+
+class _QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002  (the base class's name)
+        pass
+
+
+@contextmanager
+def static_server(folder: Path) -> Iterator[str]:
+    """`folder` over HTTP on a free loopback port (a mirror, another origin's pages); yields its URL."""
+    handler = functools.partial(_QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", free_port()), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()

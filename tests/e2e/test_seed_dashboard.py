@@ -5,9 +5,6 @@ and a run's weights loaded, with no console error."""
 
 from __future__ import annotations
 
-import functools
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,11 +13,10 @@ import httpx
 import pytest
 from mlflow import MlflowClient
 
-from fingercount.processes import free_port
 from fingercount.training.trainer import TrainResult
 from tests.e2e.conftest import ConsoleLog, screenshot
 from tests.integration.test_serving import MODEL, sample_image
-from tests.workspace import Workspace, running_server, serving_settings, wait_for
+from tests.workspace import Workspace, running_server, serving_settings, static_server, wait_for
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
@@ -59,13 +55,8 @@ say("weights", `run weights v${(await weights.json()).model_info.version}`);
 @pytest.fixture
 def seed_page(tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A static server on its own origin (another port), as the seed's frontend container is."""
-    port = free_port()
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tmp_path))
-    handler.log_message = lambda *args: None  # type: ignore[attr-defined]
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", port), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{port}", tmp_path
-    server.shutdown()
+    with static_server(tmp_path) as url:
+        yield url, tmp_path
 
 
 def test_the_seeds_dashboard_calls_work_from_another_origin(

@@ -223,3 +223,54 @@ def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset f
         info = manifest["splits"][split]
         counts = " ".join(f"{info['class_counts'][name]:>6}" for name in classes)
         typer.echo(f"{split:<6} {info['images']:>7} {info['boxes']:>7}  {counts}")
+
+
+@data_app.command("fetch")
+def data_fetch(
+    names: Annotated[list[str] | None, typer.Argument(help="Sets to fetch (default: all three).")] = None,
+    mirror: Annotated[
+        str | None,
+        typer.Option(
+            "--from", help="Where the sets' archives are: an http(s) address or a folder (or FINGERCOUNT_DATA_MIRROR)."
+        ),
+    ] = None,
+    into: Annotated[Path, typer.Option(help="The folder the recipes read the sets from.")] = Path("../shared/datasets"),
+    check_only: Annotated[bool, typer.Option("--check", help="Only check the sets already there.")] = False,
+) -> None:
+    """Fetch the real-photo sets a clone does not have (checked by content hash), or check those there."""
+    import os
+
+    from fingercount.data.fetch import CATALOGUE, MIRROR_ENV, check, fetch
+
+    chosen = names or list(CATALOGUE)
+    unknown = [name for name in chosen if name not in CATALOGUE]
+    if unknown:
+        raise typer.BadParameter(f"unknown set(s) {', '.join(unknown)}; the sets are {', '.join(CATALOGUE)}")
+    if check_only:
+        for name in chosen:
+            typer.echo(f"{name}: {'ok' if check(name, into) else 'missing or changed'} in {into}")
+        return
+    source = mirror or os.environ.get(MIRROR_ENV)
+    if not source:
+        raise ConfigError(f"no mirror: pass --from URL_OR_FOLDER (or set {MIRROR_ENV}) holding NAME.tar.gz archives")
+    for name in chosen:
+        about = CATALOGUE[name]
+        folder = fetch(name, source, into)
+        typer.echo(
+            f"{name}: {about.files} files in {folder} ({about.licence}; from {about.source} @ {about.revision[:12]})"
+        )
+
+
+@data_app.command("pack")
+def data_pack(
+    folders: Annotated[list[Path], typer.Argument(help="Set folders to archive for a mirror.")],
+    out: Annotated[Path, typer.Option(help="Folder to write NAME.tar.gz into.")] = Path("mirror"),
+) -> None:
+    """Archive set folders for a mirror that `data fetch --from` reads; prints each content hash."""
+    from fingercount.data.fetch import pack, tree_hash
+
+    for folder in folders:
+        if not folder.is_dir():
+            raise typer.BadParameter(f"{folder}: not a folder")
+        digest, files = tree_hash(folder)
+        typer.echo(f"{pack(folder, out)}: {files} files, content sha256 {digest}")

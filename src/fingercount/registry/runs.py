@@ -49,7 +49,7 @@ def _run_dict(client: Any, run: Any) -> dict[str, Any]:
         "start_time_ms": start,
         "end_time": run.info.end_time,
         "metrics": dict(run.data.metrics),
-        "params": params,
+        "params": {**params, "model_architecture": params.get("model.architecture", "unknown")},  # + the seed's name
         "main_params": {key: params[key] for key in MAIN_PARAMS if key in params},
         "tags": dict(run.data.tags),
         "available_weights": available_weights(client, run.info.run_id),

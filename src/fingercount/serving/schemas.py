@@ -30,6 +30,9 @@ class PredictResponse(BaseModel):
     model_version: str
     image_size: list[int] = Field(description="width, height of the image as received")
     conf: float
+    processed_image: str | None = Field(
+        default=None, description="the seed's field: always null (the image is never sent back)"
+    )
 
 
 class ModelState(BaseModel):
@@ -58,9 +61,11 @@ class LoadResponse(ModelState):
 
 def seed_model_info(info: Any) -> dict[str, Any]:
     """A served model as the seed describes it (`loaded_at` as ISO text)."""
+    # The seed's keys (`mAP50-95`, `precision`, …: its final test figures) beside ours (`test/…`, `eval/…`).
+    tested = {key.removeprefix("test/"): value for key, value in info.metrics.items() if key.startswith("test/")}
     return {
         "name": info.name, "version": info.version, "stage": info.stage, "architecture": info.architecture,
-        "metrics": dict(info.metrics), "run_id": info.run_id,
+        "metrics": {**tested, **info.metrics}, "run_id": info.run_id,
         "loaded_at": datetime.fromtimestamp(info.loaded_at).isoformat(),
     }  # fmt: skip
 
