@@ -369,6 +369,27 @@ class TrainingConfig(StrictModel):
         return self
 
 
+def without_sources(config: TrainingConfig, data: DataConfig, dropped: set[str]) -> tuple[TrainingConfig, DataConfig]:
+    """The configs with the named extra sources left out, and with them what needs them: their
+    evaluation sets, their source weights, a promotion metric on a dropped set."""
+    if not dropped:
+        return config, data
+    kept = [source for source in data.extra_sources if source.label not in dropped]
+    sets = {name: spec for name, spec in config.evaluation.sets.items() if spec.source not in dropped}
+    metric = config.mlflow.promotion_metric
+    if metric.startswith("eval/") and metric.split("/")[1] not in sets:
+        metric = "test/count_accuracy"
+    weights = {source: w for source, w in config.training.source_weights.items() if source not in dropped}
+    config = config.model_copy(
+        update={
+            "evaluation": config.evaluation.model_copy(update={"sets": sets}),
+            "training": config.training.model_copy(update={"source_weights": weights}),
+            "mlflow": config.mlflow.model_copy(update={"promotion_metric": metric}),
+        }
+    )
+    return config, data.model_copy(update={"extra_sources": kept})
+
+
 # --------------------------------------------------------------------------- loading
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

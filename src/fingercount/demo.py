@@ -18,7 +18,7 @@ from typing import Any
 
 import typer
 
-from fingercount.config import DataConfig, TrainingConfig, load_data_config, load_training_config
+from fingercount.config import DataConfig, TrainingConfig, load_data_config, load_training_config, without_sources
 from fingercount.errors import ConfigError
 from fingercount.processes import port_free, signal_group, start_guarded, stop_group
 from fingercount.settings import Settings
@@ -78,21 +78,8 @@ def available_data(config: TrainingConfig) -> tuple[TrainingConfig, DataConfig, 
         else:
             kept.append(source)
     dropped = {source.label for source in data.extra_sources} - {source.label for source in kept}
-    if not dropped:
-        return config, data, notes
-    sets = {name: spec for name, spec in config.evaluation.sets.items() if spec.source not in dropped}
-    metric = config.mlflow.promotion_metric
-    if metric.startswith("eval/") and metric.split("/")[1] not in sets:
-        metric = "test/count_accuracy"
-    weights = {source: w for source, w in config.training.source_weights.items() if source not in dropped}
-    config = config.model_copy(
-        update={
-            "evaluation": config.evaluation.model_copy(update={"sets": sets}),
-            "training": config.training.model_copy(update={"source_weights": weights}),
-            "mlflow": config.mlflow.model_copy(update={"promotion_metric": metric}),
-        }
-    )
-    return config, data.model_copy(update={"extra_sources": kept}), notes
+    config, data = without_sources(config, data, dropped)
+    return config, data, notes
 
 
 def run_demo(

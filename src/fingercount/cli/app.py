@@ -33,6 +33,7 @@ app.command("demo")(serve.demo_command)
 app.add_typer(models_app, name="models")
 app.command("train")(train.train_command)
 app.command("tune")(train.tune_command)
+app.command("leave-out")(train.leave_out_command)
 app.command("teach")(train.teach_command)
 app.command("eval")(evaluate.eval_command)
 

@@ -18,6 +18,7 @@ from fingercount.cli.common import (
     settings,
     sigterm_like_ctrl_c,
 )
+from fingercount.config import load_training_config
 from fingercount.errors import ConfigError
 
 TEACH_CONFIG = Path("configs/teach_config.yaml")
@@ -153,3 +154,62 @@ def teach_command(
         report({"phase": "done", "version": result.model_version, "promoted": decision.promoted,
                 "message": message, "metrics": count_accuracies(result)})  # fmt: skip
     typer.echo(message)
+
+
+def leave_out_command(
+    training_config: Annotated[
+        Path | None,
+        typer.Option("--training-config", "-t", help="The recipe to measure.", show_default=str(TRAINING_CONFIG)),
+    ] = None,
+    sources: Annotated[
+        list[str] | None, typer.Option("--source", help="A real source to leave out (repeat; default: each in turn).")
+    ] = None,
+    seeds: Annotated[
+        list[int] | None, typer.Option("--seed", help="Split and training seed (repeat; default: the config's).")
+    ] = None,
+    teacher: Annotated[bool, typer.Option(help="Count the same photos with the hand-landmark teacher too.")] = True,
+    work: Annotated[Path, typer.Option(help="Where the reduced datasets are prepared.")] = Path("data/leave-out"),
+    report: Annotated[Path | None, typer.Option(help="Write every run and the summary as JSON here.")] = None,
+    quiet: QuietOption = False,
+) -> None:
+    """People it has never met: train the recipe without one real source, count ALL of that source.
+
+    For each left-out source and seed: one tracked run (experiment `<name>-leave-out`, not
+    registered), then the model's and the teacher's exact count accuracy on every photo of the
+    source, per count, and the share of photos where the model found no hand.
+    """
+    import json
+
+    from fingercount.config import load_data_config
+    from fingercount.training.leave_out import leave_out, real_sources, summary
+    from fingercount.training.trainer import TrainEnvironment
+
+    sigterm_like_ctrl_c()  # a run ends KILLED
+    config = load_training_config(needed_config(training_config, TRAINING_CONFIG, "--training-config"))
+    chosen = sources or real_sources(load_data_config(config.dataset.config))
+    if not chosen:
+        raise ConfigError(f"{config.dataset.config} has no real source (extra_sources) to leave out")
+    env = TrainEnvironment.from_settings(settings(), progress=not quiet)
+    results = []
+    for name in chosen:
+        for seed in seeds or [config.dataset.seed]:
+            result = leave_out(config, name, seed, env, work, with_teacher=teacher)
+            results.append(result)
+            line = f"without {name} (seed {seed}, run {result.run_id[:8]}): {result.photos} photos of {name}; "
+            line += f"model {result.model.accuracy:.1%} (no hand {result.model.no_hand:.1%})"
+            if result.teacher is not None:
+                line += f", teacher {result.teacher.accuracy:.1%}"
+            typer.echo(line)
+            for who, counted in (("model", result.model), ("teacher", result.teacher)):
+                if counted is not None:
+                    typer.echo(
+                        f"  {who:<8} per count " + " ".join(f"{k}:{v:.0%}" for k, v in counted.per_count.items())
+                    )
+    totals = summary(results)
+    for name, figures in totals.items():
+        teacher_part = f", teacher {figures['teacher']:.1%}" if "teacher" in figures else ""
+        typer.echo(f"{name}: model {figures['model_mean']:.1%} mean over {figures['seeds']:.0f} seed(s), "
+                   f"spread {figures['model_spread']:.1%}{teacher_part}")  # fmt: skip
+    if report is not None:
+        report.write_text(json.dumps({"runs": [r.to_dict() for r in results], "summary": totals}, indent=2))
+        typer.echo(f"report written to {report}")
