@@ -31,7 +31,7 @@ def test_a_tie_keeps_the_serving_version_and_says_why(
 ) -> None:
     uri = f"sqlite:///{tmp_path / 'mlruns.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
-    client = MlflowClient(uri)
+    client = MlflowClient(uri, registry_uri=uri)  # not the process-wide registry another test set
     client.create_registered_model(NAME)
     registry = Registry(uri, tmp_path / "cache")
     serving = version_counting(client, [True] * 28 + [False] * 12)

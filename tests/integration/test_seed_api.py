@@ -58,8 +58,13 @@ def test_the_readme_api_section_verbatim(server: str) -> None:
     assert answer["status"] == "success"
     assert answer["model_info"]["version"] == "2"
     assert httpx.get(f"{server}/models/current").json()["version"] == "2"
-    MlflowClient().transition_model_version_stage(MODEL, "1", "Production")
-    staged = httpx.post(f"{server}/models/load?model_name=yolov11-finger-counting&stage=Production", timeout=120)
+    client = MlflowClient()
+    before = client.get_model_version(MODEL, "1").current_stage
+    client.transition_model_version_stage(MODEL, "1", "Production")
+    try:
+        staged = httpx.post(f"{server}/models/load?model_name=yolov11-finger-counting&stage=Production", timeout=120)
+    finally:  # the workspace is shared: other tests read version 1's stage
+        client.transition_model_version_stage(MODEL, "1", before)
     assert staged.status_code == 200, staged.text
     assert staged.json()["model_info"]["version"] == "1"
 

@@ -177,10 +177,15 @@ def _prepare(
     typer.echo(f"prepared {out}: {sizes}; skipped {len(result.skipped)} (see {out / 'report.json'})")
     for note in dataset.notes:
         typer.echo(f"  {note}")
-    for item in result.skipped[:10]:
-        typer.echo(f"  skipped {item.file}: {item.reason} ({item.detail})", err=True)
-    if len(result.skipped) > 10:
-        typer.echo(f"  … and {len(result.skipped) - 10} more in report.json", err=True)
+    _echo_some([f"skipped {item.file}: {item.reason} ({item.detail})" for item in result.skipped])
+
+
+def _echo_some(lines: list[str], shown: int = 10) -> None:
+    """The first few files a step left out, on stderr; the rest are in its report.json."""
+    for line in lines[:shown]:
+        typer.echo(f"  {line}", err=True)
+    if len(lines) > shown:
+        typer.echo(f"  … and {len(lines) - shown} more in report.json", err=True)
 
 
 @data_app.command("label")
@@ -204,10 +209,7 @@ def data_label(
     typer.echo(f"labelled {out}: kept {result.kept}; listed: {reasons} (see {out / 'report.json'})")
     if result.agreement is not None:
         typer.echo(f"teacher agrees with the folder count on {result.agreement:.1%} of the photos")
-    for item in result.listed[:10]:
-        typer.echo(f"  {item['file']}: {item['reason']} ({item.get('action', 'skipped')})", err=True)
-    if len(result.listed) > 10:
-        typer.echo(f"  … and {len(result.listed) - 10} more in report.json", err=True)
+    _echo_some([f"{item['file']}: {item['reason']} ({item.get('action', 'skipped')})" for item in result.listed])
 
 
 @data_app.command("stats")
