@@ -38,22 +38,20 @@ class ExperimentsCache:
     `/models/experiments/refresh`)."""
 
     ttl: float = 5.0
-    _at: float = 0.0
+    _at: float = 0.0  # monotonic, for the age
+    _wall: float = 0.0  # wall clock, for `cached_at`
     _value: list[dict[str, Any]] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     def get(self, fetch: Callable[[], list[dict[str, Any]]]) -> tuple[list[dict[str, Any]], float]:
         with self._lock:
             if self._value is None or time.monotonic() - self._at > self.ttl:
-                self._value, self._at = fetch(), time.monotonic()
-                self._wall = time.time()
+                self._value, self._at, self._wall = fetch(), time.monotonic(), time.time()
             return self._value, self._wall
 
     def drop(self) -> None:
         with self._lock:
             self._value = None
-
-    _wall: float = 0.0
 
 
 @dataclass
