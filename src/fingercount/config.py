@@ -390,6 +390,21 @@ def without_sources(config: TrainingConfig, data: DataConfig, dropped: set[str])
     return config, data.model_copy(update={"extra_sources": kept})
 
 
+def set_key(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
+    """`config` with `dotted` (e.g. training.lr0) set; refuses keys the training config does not have."""
+    *path, leaf = dotted.split(".")
+    node = config
+    for part in path:
+        if not isinstance(node.get(part), dict):
+            raise ConfigError(f"{dotted} is not a key of the training config")
+        node[part] = dict(node[part])
+        node = node[part]
+    if leaf not in node:
+        raise ConfigError(f"{dotted} is not a key of the training config")
+    node[leaf] = value
+    return config
+
+
 # --------------------------------------------------------------------------- loading
 
 ModelT = TypeVar("ModelT", bound=BaseModel)

@@ -165,9 +165,9 @@ def test_second_training_adds_version_2_and_gate_decides(
     first_acc = client.get_run(first.run_id).data.metrics["test/count_accuracy"]
     second_acc = client.get_run(second.run_id).data.metrics["test/count_accuracy"]
     assert second.promotion is not None
-    assert second.promotion["promoted"] == (second_acc >= first_acc)
+    assert second.promotion["promoted"] == (second_acc > first_acc)
     holder = str(client.get_model_version_by_alias(MODEL, "staging").version)
-    assert holder == ("2" if second_acc >= first_acc else "1")
+    assert holder == ("2" if second_acc > first_acc else "1")
     assert client.get_model_version(MODEL, "2").tags["promotion.staging.decision"] in {"promoted", "kept"}
 
     # Both ways, with a gate metric whose values the test controls on the real runs.
@@ -182,6 +182,12 @@ def test_second_training_adds_version_2_and_gate_decides(
     assert tags["promotion.production.decision"] == "kept"
     assert tags["promotion.production.candidate_test/gate_score"] == "0.4"
     assert tags["promotion.production.current_test/gate_score"] == "0.5"
+    # The metric fallback (no held-out photos counted by both): a tie keeps the serving version.
+    client.log_metric(second.run_id, "test/gate_score", 0.5)
+    tie = promote(MODEL, "2", "production", metric="test/gate_score")
+    assert not tie.promoted
+    assert tie.reason.startswith("not better (a tie): test/gate_score 0.5 = that of version 1")
+    assert str(client.get_model_version_by_alias(MODEL, "production").version) == "1"
     client.log_metric(second.run_id, "test/gate_score", 0.6)
     moved = promote(MODEL, "2", "production", metric="test/gate_score")
     assert moved.promoted

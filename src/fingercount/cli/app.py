@@ -13,6 +13,7 @@ from typing import NoReturn
 import typer
 
 from fingercount.cli import blur, evaluate, serve, train
+from fingercount.cli.campaign import campaign_app
 from fingercount.cli.data import data_app
 from fingercount.cli.models import models_app
 from fingercount.errors import FingercountError
@@ -34,6 +35,7 @@ app.add_typer(models_app, name="models")
 app.command("train")(train.train_command)
 app.command("tune")(train.tune_command)
 app.command("leave-out")(train.leave_out_command)
+app.add_typer(campaign_app, name="campaign")
 app.command("teach")(train.teach_command)
 app.command("eval")(evaluate.eval_command)
 

@@ -60,7 +60,8 @@ def promote(
     metric: str = DEFAULT_GATE_METRIC,
     force: bool = False,
 ) -> PromotionDecision:
-    """Move `alias` to `version` if its metric is at least the current holder's (or `force`).
+    """Move `alias` to `version` if it is better than the current holder (or `force`): by the paired
+    test where both counted the same held-out photos, else by a metric strictly higher (a tie keeps).
 
     The decision and both figures are written as tags on the candidate version. The read of the
     current holder and the move happen under the registry lock: concurrent promotions see each
@@ -87,8 +88,10 @@ def _promote(client: Any, name: str, version: str, alias: str, metric: str, forc
         promoted, reason = by_photos
     elif new_value is None:
         promoted, reason = False, f"candidate has no {metric}"
-    elif current_value is None or new_value >= current_value:
-        promoted, reason = True, f"{metric} {new_value:.4g} >= {current_value if current_value is not None else 'n/a'}"
+    elif current_value is None or new_value > current_value:
+        promoted, reason = True, f"{metric} {new_value:.4g} > {current_value if current_value is not None else 'n/a'}"
+    elif new_value == current_value:  # a tie keeps the serving version, as the paired test does
+        promoted, reason = False, f"not better (a tie): {metric} {new_value:.4g} = that of version {current.version}"
     else:
         promoted, reason = False, f"{metric} {new_value:.4g} < {current_value:.4g} of version {current.version}"
     if test == "metric" and current is not None and not force and current.version != candidate.version:

@@ -7,8 +7,10 @@ how a recipe does on a person, or rooms, it never saw), over several training se
 
 from __future__ import annotations
 
+import os
 import statistics
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,8 @@ import yaml
 from fingercount.config import DataConfig, TrainingConfig, load_data_config, without_sources
 from fingercount.counting import finger_count
 from fingercount.errors import ConfigError
-from fingercount.training.count_eval import CountReport, model_counts, report, teacher_counts
+from fingercount.training.count_eval import CountReport, _photo_id, model_counts, report, split_truth, teacher_counts
+from fingercount.training.count_heads import Box, box_records
 from fingercount.training.trainer import TrainEnvironment, train
 
 
@@ -52,21 +55,48 @@ class LeftOut:
     photos: int
     model: CountReport
     teacher: CountReport | None
+    weights: Path | None = None  # the run's best.pt (a later stage may start from it)
+    minutes: float = 0.0  # training, evaluation and counting, wall clock
+    count_conf: float = 0.0
+    # With `boxes=True`: each photo's truth and boxes (count_heads.Box), of the left-out source
+    # and of the other sources' val split (where a head's rule is chosen, never on the left-out one).
+    boxes: dict[str, dict[str, tuple[int, list[Box]]]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "source": self.source, "seed": self.seed, "run_id": self.run_id, "photos": self.photos,
             "model": self.model.to_dict(), "teacher": None if self.teacher is None else self.teacher.to_dict(),
+            "minutes": round(self.minutes, 2), "count_conf": self.count_conf,
         }  # fmt: skip
 
 
 def leave_out(
-    config: TrainingConfig, name: str, seed: int, env: TrainEnvironment, work: Path, with_teacher: bool = True
+    config: TrainingConfig,
+    name: str,
+    seed: int,
+    env: TrainEnvironment,
+    work: Path,
+    with_teacher: bool = True,
+    start: Path | None = None,
+    boxes: bool = False,
 ) -> LeftOut:
-    """Train `config` without source `name` (split and training seed `seed`), then count all of that source."""
+    """Train `config` without source `name` (split and training seed `seed`), then count all of that source.
+
+    `start`: a checkpoint that never saw `name` (an earlier stage's run without it) to train from,
+    in place of the config's `model.weights` — which saw every source, so is refused here.
+    `boxes`: also record every photo's boxes with their landmark counts (the count heads' input).
+    """
+    began = time.monotonic()
     data = load_data_config(config.dataset.config)
     if name not in real_sources(data):
         raise ConfigError(f"no real source named {name!r} in {config.dataset.config}; its are {real_sources(data)}")
+    if start is not None:
+        config = config.model_copy(update={"model": config.model.model_copy(update={"weights": str(start)})})
+    elif config.model.weights is not None:
+        raise ConfigError(
+            f"the recipe starts from {config.model.weights}, which was trained with {name!r}: leaving {name!r} out "
+            "needs a start that never saw it (the earlier stage trained without it)"
+        )
     reduced, reduced_data = without_sources(config, data, {name})
     folder = work / f"without-{name}"
     folder.mkdir(parents=True, exist_ok=True)
@@ -88,9 +118,27 @@ def leave_out(
     truth = source_truth(data, name)
     photos, true = list(truth), list(truth.values())
     engine = result.package.engine("auto")
-    ours = report(true, model_counts(engine, photos, result.evaluation.count_conf))
+    conf = result.evaluation.count_conf
+    ours = report(true, model_counts(engine, photos, conf))
     teacher = report(true, teacher_counts(photos)) if with_teacher else None
-    return LeftOut(name, seed, result.run_id, len(photos), ours, teacher)
+    found = LeftOut(name, seed, result.run_id, len(photos), ours, teacher, result.weights, count_conf=conf)
+    if boxes:
+        common = Path(os.path.commonpath([photo.resolve() for photo in photos]))
+        found.boxes = {"left_out": _with_boxes(engine, truth, common)}
+        prepared = reduced_data.output_dir / "data.yaml"
+        for other in real_sources(reduced_data):
+            found.boxes[f"val/{other}"] = _with_boxes(engine, split_truth(prepared, "val", other), prepared.parent)
+    found.minutes = (time.monotonic() - began) / 60
+    return found
+
+
+def _with_boxes(engine: Any, truth: dict[Path, int], root: Path) -> dict[str, tuple[int, list[Box]]]:
+    from fingercount.labeling.teacher import HandTeacher
+
+    with HandTeacher() as teacher:
+        records = box_records(engine, truth, teacher)
+    together = zip(truth.items(), records, strict=True)
+    return {_photo_id(photo, root): (count, boxes) for (photo, count), boxes in together}
 
 
 def summary(results: list[LeftOut]) -> dict[str, dict[str, float]]:

@@ -19,7 +19,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fingercount.config import TrainingConfig, load_config
+from fingercount.config import TrainingConfig, load_config, set_key
 from fingercount.errors import ConfigError
 from fingercount.registry.client import Registry
 from fingercount.training import tracking
@@ -79,29 +79,14 @@ def load_space(path: Path, config: TrainingConfig) -> TuneSpace:
     for key, value in space.space.items():
         if isinstance(value, dict) and (len(value) != 1 or next(iter(value)) not in SAMPLERS):
             raise ConfigError(f"{path}: {key} must be a value or one of {', '.join(SAMPLERS)}: {value}")
-        _set(dict(base), key, None)  # the key must exist in the training config
+        set_key(dict(base), key, None)  # the key must exist in the training config
     return space
-
-
-def _set(config: dict[str, Any], dotted: str, value: Any) -> dict[str, Any]:
-    """`config` with `dotted` (e.g. training.lr0) set; refuses keys the training config does not have."""
-    *path, leaf = dotted.split(".")
-    node = config
-    for part in path:
-        if not isinstance(node.get(part), dict):
-            raise ConfigError(f"{dotted} is not a key of the training config")
-        node[part] = dict(node[part])
-        node = node[part]
-    if leaf not in node:
-        raise ConfigError(f"{dotted} is not a key of the training config")
-    node[leaf] = value
-    return config
 
 
 def trial_config(base: dict[str, Any], params: dict[str, Any], threads: int) -> TrainingConfig:
     config: dict[str, Any] = json.loads(json.dumps(base))
     for key, value in params.items():
-        config = _set(config, key, value)
+        config = set_key(config, key, value)
     config["training"]["threads"] = threads
     config["mlflow"]["auto_register"] = False  # only the best trial is registered, by the sweep
     return TrainingConfig.model_validate(config)

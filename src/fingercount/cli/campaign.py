@@ -1,0 +1,68 @@
+"""`fingercount campaign …`: the leave-out campaign (training/campaign.py), run by run, and its report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from fingercount.cli.common import QuietOption, settings, sigterm_like_ctrl_c
+
+campaign_app = typer.Typer(
+    help="People it has never met: a plan of leave-out runs, resumed run by run, and its report.", no_args_is_help=True
+)
+PlanArgument = Annotated[Path, typer.Argument(help="The plan (e.g. benchmarks/never_met/plan.yaml).")]
+
+
+@campaign_app.command("run")
+def campaign_run(
+    plan_path: PlanArgument,
+    runs: Annotated[
+        int, typer.Option("--runs", "-n", help="Stop after this many runs (0: run until the plan is done).")
+    ] = 0,
+    commit: Annotated[bool, typer.Option(help="git-commit each result (and checkpoint) as it lands, alone.")] = False,
+    quiet: QuietOption = False,
+) -> None:
+    """Run the plan's next runs not yet done, one training at a time; each writes one result file.
+
+    A result already there is never run again; a run killed midway writes none, and its MLflow run
+    ends KILLED (a runner killed outright leaves it RUNNING: the next runner ends it KILLED).
+    Run it at low priority in the background: `nice -n 19 fingercount campaign run PLAN --commit`.
+    """
+    from fingercount.training import campaign
+    from fingercount.training.trainer import TrainEnvironment
+
+    sigterm_like_ctrl_c()  # a run ends KILLED
+    plan = campaign.load_plan(plan_path)
+    env = TrainEnvironment.from_settings(settings(), progress=not quiet)
+    with campaign.one_runner(plan):
+        for stale in campaign.settle_stale_runs(plan, env.tracking_uri):
+            typer.echo(f"run {stale} was left RUNNING by a runner that was killed: ended KILLED")
+        done, total = 0, len(campaign.planned_runs(plan))
+        while (todo := campaign.pending(plan)) and (runs == 0 or done < runs):
+            run = todo[0]
+            typer.echo(f"[{total - len(todo) + 1}/{total}] {run.key}")
+            line = campaign.summary_line(campaign.execute(plan, run, env))
+            typer.echo(line)
+            if commit:
+                campaign.commit_result(plan, run, line)
+            done += 1
+        left = len(campaign.pending(plan))
+        typer.echo(f"{left} run(s) left" if left else "the plan is done")
+
+
+@campaign_app.command("report")
+def campaign_report(
+    plan_path: PlanArgument,
+    per_count: Annotated[bool, typer.Option(help="Also each true count's accuracy (the class head).")] = False,
+) -> None:
+    """The campaign's table from the committed results alone: per lever and count head, each left-out
+    source's mean and spread over seeds, the no-hand share, the teacher, and the minutes a run."""
+    from fingercount.training import campaign
+
+    plan = campaign.load_plan(plan_path)
+    typer.echo(campaign.report_table(plan))
+    if per_count:
+        typer.echo("")
+        typer.echo(campaign.per_count_table(plan))

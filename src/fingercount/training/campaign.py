@@ -1,0 +1,343 @@
+"""The leave-out campaign: a plan of runs — the recipe's stages × levers × left-out sources × seeds —
+run one at a time, each result one JSON file. A result already there is never run again, so a
+campaign longer than any session resumes where it stopped; a run killed midway writes nothing.
+
+A lever changes the recipe's last stage (settings of the training config), starting from the same
+earlier-stage checkpoint as the baseline: that checkpoint was trained without the left-out source
+(it is the baseline's own earlier-stage run), so the lever and its control arm differ only by the
+lever. A lever with `stages: all` trains every stage with its settings (a new architecture).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import Field
+
+from fingercount.config import StrictModel, TrainingConfig, load_config, load_training_config, set_key
+from fingercount.errors import ConfigError
+from fingercount.training.count_eval import report
+from fingercount.training.count_heads import HEADS, choose_sure, photo_totals
+from fingercount.training.leave_out import LeftOut, leave_out
+from fingercount.training.trainer import TrainEnvironment
+
+BASELINE = "baseline"
+EXPERIMENT_SUFFIX = "-leave-out"  # leave_out's experiment: `<recipe's experiment>-leave-out`
+
+
+class Lever(StrictModel):
+    note: str = Field("", description="what it changes and why, in a line")
+    set: dict[str, Any] = Field(default_factory=dict, description="dotted training-config keys and their values")
+    stages: Literal["last", "all"] = "last"
+
+
+class Plan(StrictModel):
+    stages: list[Path] = Field(min_length=1, description="the recipe's training configs, each from the one before")
+    sources: list[str] = Field(min_length=1, description="the real sources left out, one at a time")
+    seeds: list[int] = Field(min_length=1, description="split and training seeds")
+    device: str = "auto"
+    levers: dict[str, Lever] = Field(default_factory=lambda: {BASELINE: Lever()})
+    results: Path = Field(description="one JSON file per finished run (committed)")
+    checkpoints: Path = Field(description="earlier stages' best.pt, which later stages start from (committed)")
+    work: Path = Path("data/leave-out")
+
+
+def load_plan(path: Path) -> Plan:
+    plan = load_config(path, Plan)
+    if BASELINE not in plan.levers or plan.levers[BASELINE].set:
+        raise ConfigError(f"{path}: levers must hold `{BASELINE}: {{}}`, the control arm every lever is judged against")
+    base = load_training_config(plan.stages[-1]).model_dump(mode="json")
+    for name, lever in plan.levers.items():
+        for key in lever.set:
+            try:
+                set_key(json.loads(json.dumps(base)), key, None)
+            except ConfigError as exc:
+                raise ConfigError(f"{path}: lever {name}: {exc}") from None
+    return plan
+
+
+@dataclass(frozen=True)
+class PlannedRun:
+    lever: str  # whose settings the stage trains with (earlier stages of a `last` lever: the baseline's)
+    source: str
+    seed: int
+    stage: int  # 1-based
+
+    @property
+    def key(self) -> str:
+        return f"{self.lever}--{self.source}--seed{self.seed}--stage{self.stage}"
+
+
+def planned_runs(plan: Plan) -> list[PlannedRun]:
+    """Every run of the plan in the order they run: the baseline first, each run after the stage it starts from."""
+    last = len(plan.stages)
+    order = [BASELINE, *(name for name in plan.levers if name != BASELINE)]
+    runs: list[PlannedRun] = []
+    for name in order:
+        for seed in plan.seeds:  # each source's first seed before any second: both sources show early
+            for source in plan.sources:
+                for stage in range(1, last + 1):
+                    owner = name if stage == last or plan.levers[name].stages == "all" else BASELINE
+                    run = PlannedRun(owner, source, seed, stage)
+                    if run not in runs:
+                        runs.append(run)
+    return runs
+
+
+def start_of(plan: Plan, run: PlannedRun) -> PlannedRun | None:
+    """The earlier-stage run this one starts from."""
+    if run.stage == 1:
+        return None
+    owner = run.lever if plan.levers[run.lever].stages == "all" else BASELINE
+    return PlannedRun(owner, run.source, run.seed, run.stage - 1)
+
+
+def stage_config(plan: Plan, run: PlannedRun) -> TrainingConfig:
+    config = load_training_config(plan.stages[run.stage - 1]).model_dump(mode="json")
+    lever = plan.levers[run.lever]
+    if run.stage == len(plan.stages) or lever.stages == "all":
+        for key, value in lever.set.items():
+            config = set_key(config, key, value)
+    config["device"] = plan.device
+    return TrainingConfig.model_validate(config)
+
+
+def result_path(plan: Plan, run: PlannedRun) -> Path:
+    return plan.results / f"{run.key}.json"
+
+
+def checkpoint_path(plan: Plan, run: PlannedRun) -> Path:
+    return plan.checkpoints / f"{run.key}.pt"
+
+
+def pending(plan: Plan) -> list[PlannedRun]:
+    return [run for run in planned_runs(plan) if not result_path(plan, run).is_file()]
+
+
+@contextlib.contextmanager
+def one_runner(plan: Plan) -> Iterator[None]:
+    """One campaign runner at a time (one training at a time on the machine's cores)."""
+    plan.results.mkdir(parents=True, exist_ok=True)
+    with open(plan.results / ".lock", "w") as lock:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            held = plan.results / ".lock"
+            raise ConfigError(f"another campaign runner holds {held}; wait for it to finish") from None
+        yield
+
+
+def settle_stale_runs(plan: Plan, tracking_uri: str) -> list[str]:
+    """End as KILLED the campaign's runs a killed runner left RUNNING (only one runner runs at a time,
+    so any campaign run still RUNNING when a runner starts is a dead one's)."""
+    from mlflow import MlflowClient
+
+    client = MlflowClient(tracking_uri)
+    names = {load_training_config(stage).mlflow.experiment_name + EXPERIMENT_SUFFIX for stage in plan.stages}
+    keys = {run.key for run in planned_runs(plan)}
+    settled = []
+    for name in names:
+        experiment = client.get_experiment_by_name(name)
+        if experiment is None:
+            continue
+        for found in client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'"):
+            if found.info.run_name in keys:
+                client.set_terminated(found.info.run_id, "KILLED")
+                settled.append(found.info.run_id)
+    return settled
+
+
+def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any]:
+    """Train one planned run and write its result (atomically: a killed run leaves none)."""
+    before = start_of(plan, run)
+    start = None
+    if before is not None:
+        start = checkpoint_path(plan, before)
+        if not start.is_file():
+            raise ConfigError(
+                f"{run.key} starts from {before.key}, whose checkpoint {start} is missing: "
+                f"delete {result_path(plan, before)} to train it again"
+            )
+    config = stage_config(plan, run)
+    last = run.stage == len(plan.stages)
+    started = time.time()
+    env = TrainEnvironment(**{**env.__dict__, "run_name": run.key})
+    digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
+    found = leave_out(config, run.source, run.seed, env, plan.work / run.key, start=start, boxes=last)
+    if not last:
+        plan.checkpoints.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(found.weights or "", checkpoint_path(plan, run))
+    result = {
+        "key": run.key, "lever": run.lever, "source": run.source, "seed": run.seed, "stage": run.stage,
+        "final": last, "starts_from": before.key if before else config.model.weights,
+        "settings": plan.levers[run.lever].set if last or plan.levers[run.lever].stages == "all" else {},
+        "config_hash": digest[:16],
+        "commit": _commit(), "machine": machine(),
+        "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
+        **found.to_dict(),
+        **({"heads": heads(found), "boxes": found.boxes} if last else {}),
+    }  # fmt: skip
+    path = result_path(plan, run)
+    partial = path.with_suffix(".partial")
+    partial.write_text(json.dumps(result, indent=1) + "\n")
+    os.replace(partial, path)
+    return result
+
+
+def heads(found: LeftOut) -> dict[str, Any]:
+    """Each count head on the left-out source; the arbitrated one's threshold is chosen on the other
+    sources' val photos."""
+    chooser = [record for name, records in found.boxes.items() if name != "left_out" for record in records.values()]
+    sure = choose_sure([boxes for _, boxes in chooser], [truth for truth, _ in chooser], found.count_conf)
+    left = list(found.boxes["left_out"].values())
+    truth, records = [t for t, _ in left], [boxes for _, boxes in left]
+    counted = {}
+    for head in HEADS:
+        counted[head] = report(truth, photo_totals(records, found.count_conf, head, sure)).to_dict()
+    counted["arbitrated"]["sure"] = sure
+    return counted
+
+
+def machine() -> dict[str, Any]:
+    cpu = platform.processor() or platform.machine()
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    gpu = None
+    with contextlib.suppress(Exception):
+        import torch
+
+        gpu = torch.cuda.get_device_name(0) if torch.cuda.is_available() else None
+    return {"cpu": cpu, "cores": os.cpu_count(), "gpu": gpu}
+
+
+def _commit() -> str:
+    try:
+        head = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "configs"], capture_output=True, text=True)
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return head + ("+dirty" if dirty.stdout.strip() else "")
+
+
+def commit_result(plan: Plan, run: PlannedRun, line: str) -> None:
+    """Commit this run's result (and checkpoint) alone, whatever else is staged."""
+    paths = [str(p) for p in (result_path(plan, run), checkpoint_path(plan, run)) if p.is_file()]
+    for _ in range(5):  # another git command may hold the index for a moment
+        added = subprocess.run(["git", "add", "--", *paths], capture_output=True, text=True)
+        commit = ["git", "commit", "-q", "-m", f"campaign: {line}", "--", *paths]
+        done = added.returncode == 0 and subprocess.run(commit, capture_output=True).returncode == 0
+        if done:
+            return
+        time.sleep(2)
+    raise ConfigError(f"could not commit {', '.join(paths)}: {added.stderr.strip()}")
+
+
+def summary_line(result: dict[str, Any]) -> str:
+    line = f"{result['key']}: {result['photos']} photos, model {result['model']['accuracy']:.1%}"
+    if result.get("heads"):
+        line += " (" + ", ".join(f"{h} {result['heads'][h]['accuracy']:.1%}" for h in HEADS) + ")"
+    if result.get("teacher"):
+        line += f", teacher {result['teacher']['accuracy']:.1%}"
+    return line + f", {result['minutes']:.0f} min"
+
+
+# --------------------------------------------------------------------------- the report
+
+
+def load_results(plan: Plan) -> dict[str, dict[str, Any]]:
+    return {path.stem: json.loads(path.read_text()) for path in sorted(plan.results.glob("*.json"))}
+
+
+def report_table(plan: Plan) -> str:
+    """Markdown: per lever and head, each left-out source's mean and spread over seeds, no-hand
+    share, the teacher, and the cost (training minutes of every stage the arm needs)."""
+    results = load_results(plan)
+    done = sum(run.key in results for run in planned_runs(plan))
+    lines = [
+        f"{done} of {len(planned_runs(plan))} runs done.",
+        "",
+        "| lever | head | " + " | ".join(f"{s}: mean (spread, seeds) | {s}: no hand" for s in plan.sources)
+        + " | minutes a run |",
+        "|---|---|" + "---|---|" * len(plan.sources) + "---|",
+    ]  # fmt: skip
+    teacher: dict[str, list[float]] = {}
+    for lever in plan.levers:
+        for head in HEADS:
+            cells, minutes, any_run = [], [], False
+            for source in plan.sources:
+                finals = []
+                for seed in plan.seeds:
+                    final = PlannedRun(lever, source, seed, len(plan.stages))
+                    if final.key not in results:
+                        continue
+                    found = results[final.key]
+                    finals.append(found["heads"][head] if head in found.get("heads", {}) else None)
+                    if found.get("teacher"):
+                        teacher.setdefault(source, []).append(found["teacher"]["accuracy"])
+                    minutes.append(_arm_minutes(plan, final, results))
+                counted = [f for f in finals if f is not None]
+                any_run = any_run or bool(counted)
+                cells.append(_cell(counted))
+            if any_run:
+                cost = f"{statistics.fmean(m for m in minutes if m is not None):.0f}" if any(minutes) else "—"
+                lines.append(f"| {lever} | {head} | " + " | ".join(cells) + f" | {cost} |")
+    lines.append(
+        "| teacher | landmarks on the photo | "
+        + " | ".join(f"{statistics.fmean(teacher[s]):.1%} | — " if s in teacher else "— | — " for s in plan.sources)
+        + "| — |"
+    )
+    return "\n".join(lines)
+
+
+def _cell(counted: list[dict[str, Any]]) -> str:
+    if not counted:
+        return "— | —"
+    accuracy = [c["accuracy"] for c in counted]
+    spread = max(accuracy) - min(accuracy)
+    no_hand = statistics.fmean(c["no_hand"] for c in counted)
+    return f"**{statistics.fmean(accuracy):.1%}** ({spread:.1%}, {len(counted)}) | {no_hand:.1%}"
+
+
+def _arm_minutes(plan: Plan, run: PlannedRun, results: dict[str, dict[str, Any]]) -> float | None:
+    total = 0.0
+    at: PlannedRun | None = run
+    while at is not None:
+        if at.key not in results:
+            return None
+        total += results[at.key]["minutes"]
+        at = start_of(plan, at)
+    return total
+
+
+def per_count_table(plan: Plan, head: str = "classes") -> str:
+    """Markdown: per lever and left-out source, the accuracy on each true count (mean over seeds)."""
+    results = load_results(plan)
+    lines = ["| lever | source | " + " | ".join(str(c) for c in range(6)) + " |", "|---|---|" + "---|" * 6]
+    for lever in plan.levers:
+        for source in plan.sources:
+            finals = [results.get(PlannedRun(lever, source, s, len(plan.stages)).key) for s in plan.seeds]
+            counted = [f["heads"][head]["per_count"] for f in finals if f and "heads" in f]
+            if not counted:
+                continue
+            cells = []
+            for count in map(str, range(6)):
+                values = [c[count] for c in counted if count in c]
+                cells.append(f"{statistics.fmean(values):.0%}" if values else "—")
+            lines.append(f"| {lever} | {source} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)

@@ -1,0 +1,100 @@
+"""Count heads, measured without training: how a hand's fingers are counted once the detector has
+found it.
+
+- `classes`: the detector's class (what serving answers today);
+- `landmarks`: the hand-landmark model on the box's crop, the class only where it finds no hand;
+- `arbitrated`: the class where the detector is sure (confidence >= a threshold), landmarks
+  otherwise; the threshold is chosen on photos of *other* sources, never on the ones it is judged on.
+
+Each photo is recorded once as its boxes — (class count, confidence, landmark count or None) —
+so every head, at any threshold, is a pure function of the records: a campaign result keeps the
+records and a head can be judged again later without the weights.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import cv2
+import numpy as np
+
+from fingercount.inference import Engine
+from fingercount.training.evaluate import PREDICT_FLOOR, THRESHOLDS, read_image
+
+if TYPE_CHECKING:
+    from fingercount.labeling.teacher import HandTeacher, TeacherHand
+
+HEADS = ("classes", "landmarks", "arbitrated")
+CROP_SIZE = 256  # the crop's longer side: the landmark model finds hands far more often enlarged
+CROP_MARGIN = 0.25  # of the box's size on each side: the fingertips a tight box cuts
+Box = tuple[int, float, int | None]  # class count, confidence, landmark count (None: no hand found)
+
+
+def hand_crop(frame: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
+    """The box with a margin, clipped to the frame, its longer side scaled to CROP_SIZE."""
+    height, width = frame.shape[:2]
+    x1, y1, x2, y2 = bbox
+    dx, dy = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
+    left, top = max(int(x1 - dx), 0), max(int(y1 - dy), 0)
+    right, bottom = min(int(np.ceil(x2 + dx)), width), min(int(np.ceil(y2 + dy)), height)
+    crop = frame[top:bottom, left:right]
+    scale = CROP_SIZE / max(crop.shape[:2])
+    size = (max(round(crop.shape[1] * scale), 1), max(round(crop.shape[0] * scale), 1))
+    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
+
+
+def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) -> list[list[Box]]:
+    """Each photo's boxes above the prediction floor, each with the landmark count of its crop."""
+    records = []
+    for path in photos:
+        frame = read_image(path)
+        found = engine.predict(frame, PREDICT_FLOOR) if frame is not None else []
+        boxes: list[Box] = []
+        for detection in found:
+            assert frame is not None
+            x1, y1, x2, y2 = detection.bbox
+            hands = teacher.label(hand_crop(frame, detection.bbox)) if x2 - x1 >= 2 and y2 - y1 >= 2 else []
+            # The hand nearest the crop's centre is the detector's (a crop can hold a second hand's edge).
+            landmark = _central(hands).count if hands else None
+            boxes.append((detection.fingers, round(float(detection.confidence), 4), landmark))
+        records.append(boxes)
+    return records
+
+
+def _central(hands: list[TeacherHand]) -> TeacherHand:
+    def distance(hand: TeacherHand) -> float:
+        x1, y1, x2, y2 = hand.box
+        return abs((x1 + x2) / 2 - CROP_SIZE / 2) + abs((y1 + y2) / 2 - CROP_SIZE / 2)
+
+    return min(hands, key=distance)
+
+
+def hand_count(box: Box, head: str, sure: float) -> int:
+    """One hand's fingers by `head` (`sure`: the arbitrated head's confidence threshold)."""
+    fingers, confidence, landmark = box
+    if head == "classes" or landmark is None or (head == "arbitrated" and confidence >= sure):
+        return fingers
+    return landmark
+
+
+def photo_totals(records: list[list[Box]], conf: float, head: str, sure: float = 1.0) -> list[int]:
+    """Each photo's total at detection threshold `conf` (-1: no hand found), counted by `head`."""
+    totals = []
+    for boxes in records:
+        kept = [box for box in boxes if box[1] >= conf]
+        totals.append(sum(hand_count(box, head, sure) for box in kept) if kept else -1)
+    return totals
+
+
+def choose_sure(records: list[list[Box]], truth: list[int], conf: float) -> float:
+    """The arbitrated head's threshold that counts most of these photos right (ties: the higher,
+    which leans on the detector's class, the head that needs no second model)."""
+    grid = [t for t in (*THRESHOLDS, 1.01) if t >= conf]
+
+    def right(sure: float) -> int:
+        totals = photo_totals(records, conf, "arbitrated", sure)
+        return sum(max(p, 0) == t for p, t in zip(totals, truth, strict=True))
+
+    return max(grid, key=lambda sure: (right(sure), sure))

@@ -1,0 +1,151 @@
+"""The leave-out campaign on a tiny two-stage recipe: it runs the next run not yet done, writes each
+result as one file, never runs a finished one again, and a run killed midway leaves no result and
+no MLflow run RUNNING."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from mlflow import MlflowClient
+
+from fingercount.config import SyntheticSourceConfig
+from fingercount.data.sources.synthetic import write_synthetic
+from fingercount.training import campaign
+from tests.conftest import run_cli
+from tests.workspace import Workspace
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_plan(root: Path, workspace: Workspace, epochs: int = 1) -> Path:
+    """Two stages of the test recipe with two extra sources; `other` is left out, `more` chooses the arbitration."""
+    sources = []
+    for name, seed in (("other", 7), ("more", 8)):
+        folder = write_synthetic(root / name, SyntheticSourceConfig(images=12, seed=seed, img_size=128), progress=False)
+        sources.append({"type": "local", "name": name, "local": {"path": str(folder)}})
+    data = yaml.safe_load((workspace.root / "configs/test_config_data.yaml").read_text())
+    data["extra_sources"] = sources
+    data["output_dir"] = str(root / "prepared")
+    (root / "data.yaml").write_text(yaml.safe_dump(data))
+    stages = []
+    for stage in (1, 2):
+        config = yaml.safe_load((workspace.root / "configs/test_config.yaml").read_text())
+        config["dataset"]["config"] = str(root / "data.yaml")
+        config["training"]["epochs"] = epochs
+        config["mlflow"]["auto_register"] = False
+        if stage == 2:  # what the shipped second stage does: it names the checkpoint it continues
+            config["model"]["weights"] = "fingercount-hands-n160"
+            config["training"]["source_weights"] = {"more": 2}
+        (root / f"stage{stage}.yaml").write_text(yaml.safe_dump(config))
+        stages.append(str(root / f"stage{stage}.yaml"))
+    plan = {
+        "stages": stages, "sources": ["other"], "seeds": [1], "device": "cpu",
+        "results": str(root / "results"), "checkpoints": str(root / "checkpoints"), "work": str(root / "work"),
+        "levers": {"baseline": {}, "flip": {"note": "no flips", "set": {"augmentation.fliplr": 0.0}}},
+    }  # fmt: skip
+    (root / "plan.yaml").write_text(yaml.safe_dump(plan))
+    return root / "plan.yaml"
+
+
+def test_the_campaign_resumes_and_never_runs_a_result_again(
+    workspace: Workspace, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(workspace.root)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
+    plan_path = tiny_plan(tmp_path, workspace)
+    plan = campaign.load_plan(plan_path)
+    keys = [run.key for run in campaign.planned_runs(plan)]
+    # The lever's second stage starts from the baseline's first, which never saw `other`.
+    assert keys == ["baseline--other--seed1--stage1", "baseline--other--seed1--stage2", "flip--other--seed1--stage2"]
+
+    code, printed, err = run_cli(["campaign", "run", str(plan_path), "--runs", "1", "-q"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "[1/3] baseline--other--seed1--stage1" in printed
+    assert "2 run(s) left" in printed
+    first = json.loads((tmp_path / "results/baseline--other--seed1--stage1.json").read_text())
+    assert first["photos"] == 12
+    assert first["final"] is False
+    assert first["machine"]["cores"]
+    assert len(first["config_hash"]) == 16
+    assert first["commit"]
+    assert (tmp_path / "checkpoints/baseline--other--seed1--stage1.pt").is_file()
+    written = (tmp_path / "results/baseline--other--seed1--stage1.json").stat().st_mtime_ns
+
+    code, printed, err = run_cli(["campaign", "run", str(plan_path), "-q"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "baseline--other--seed1--stage1" not in printed  # done: never run again
+    assert "[2/3] baseline--other--seed1--stage2" in printed
+    assert "[3/3] flip--other--seed1--stage2" in printed
+    assert "the plan is done" in printed
+    assert (tmp_path / "results/baseline--other--seed1--stage1.json").stat().st_mtime_ns == written
+    final = json.loads((tmp_path / "results/flip--other--seed1--stage2.json").read_text())
+    assert final["starts_from"] == "baseline--other--seed1--stage1"
+    assert final["settings"] == {"augmentation.fliplr": 0.0}
+    assert set(final["heads"]) == {"classes", "landmarks", "arbitrated"}
+    # The class head, recomputed from the kept boxes, is the model's count as measured (as served).
+    assert final["heads"]["classes"]["accuracy"] == final["model"]["accuracy"]
+    assert len(final["boxes"]["left_out"]) == 12
+    assert "val/more" in final["boxes"]
+    assert 0 < final["heads"]["arbitrated"]["sure"] <= 1.01
+
+    code, printed, err = run_cli(["campaign", "run", str(plan_path), "-q"], monkeypatch, capsys)
+    assert code == 0
+    assert "[" not in printed
+    assert "the plan is done" in printed
+    code, printed, err = run_cli(["campaign", "report", str(plan_path), "--per-count"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "3 of 3 runs done." in printed
+    assert "| baseline | classes | **" in printed
+    assert "| flip | landmarks | **" in printed
+    assert "| teacher | landmarks on the photo |" in printed
+
+
+def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, tmp_path: Path) -> None:
+    plan_path = tiny_plan(tmp_path, workspace, epochs=30)
+    env = {**os.environ, "MLFLOW_TRACKING_URI": workspace.tracking_uri}
+    command = [sys.executable, "-m", "fingercount", "campaign", "run", str(plan_path), "-q"]
+    runner = subprocess.Popen(command, cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    client = MlflowClient(workspace.tracking_uri)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:  # kill it while it trains: its run is RUNNING
+        experiment = client.get_experiment_by_name("fingercount-tests-leave-out")
+        running = experiment and client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
+        if running and running[0].info.run_name == "baseline--other--seed1--stage1":
+            break
+        time.sleep(0.5)
+    else:
+        runner.kill()
+        pytest.fail("the runner never started its first run")
+    run_id = running[0].info.run_id
+    time.sleep(3)
+    runner.send_signal(signal.SIGTERM)
+    out, _ = runner.communicate(timeout=60)
+    assert runner.returncode != 0, out
+    assert not list((tmp_path / "results").glob("*.json")), out
+    assert not list((tmp_path / "results").glob("*.partial"))
+    assert client.get_run(run_id).info.status == "KILLED"
+
+    # Killed outright (no chance to end its run): the next runner ends it KILLED before it starts.
+    runner = subprocess.Popen(command, cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline:
+        running = client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")  # type: ignore[union-attr]
+        if running:
+            break
+        time.sleep(0.5)
+    runner.kill()
+    runner.communicate(timeout=60)
+    stale = running[0].info.run_id
+    assert client.get_run(stale).info.status == "RUNNING"
+    plan = campaign.load_plan(plan_path)
+    assert campaign.settle_stale_runs(plan, workspace.tracking_uri) == [stale]
+    assert client.get_run(stale).info.status == "KILLED"
+    assert not list((tmp_path / "results").glob("*.json"))
