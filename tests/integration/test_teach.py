@@ -10,7 +10,9 @@ import signal
 from collections.abc import Iterator
 from pathlib import Path
 
+import cv2
 import httpx
+import numpy as np
 import pytest
 from mlflow import MlflowClient
 from PIL import Image
@@ -168,12 +170,9 @@ def test_a_stopped_job_leaves_the_old_model_serving(server: str, collected: dict
     assert run.info.status == ("KILLED" if how == "cancel" else "FAILED")
 
 
-def test_faces_are_blurred_before_a_frame_is_stored(
-    workspace: Workspace, first: TrainResult, real_hands: Path, tmp_path_factory: pytest.TempPathFactory
-) -> None:
-    """A webcam frame usually holds a face: with preprocessing on, the stored frame has it blurred."""
-    import cv2
-    import numpy as np
+@pytest.fixture(scope="module")
+def hand_and_face(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+    """A real hand photo and a real face (skimage's astronaut) side by side, as one webcam frame."""
     from skimage import data as samples
 
     hand = cv2.imread(str(real_photos(per_count=1)[5][0]))
@@ -183,12 +182,65 @@ def test_faces_are_blurred_before_a_frame_is_stored(
     frame[:220, 620:840] = face
     photo = tmp_path_factory.mktemp("face") / "hand-and-face.png"
     cv2.imwrite(str(photo), frame)
+    return photo, hand, face
+
+
+@pytest.mark.parametrize(
+    ("env", "face_blurred"),
+    [({}, True), ({"ENABLE_PREPROCESSING": "true"}, True), ({"KEEP_FACES": "1"}, False)],
+    ids=["default", "preprocessing-on", "keep-faces"],
+)
+def test_a_stored_frame_has_its_faces_blurred_unless_the_operator_keeps_them(
+    workspace: Workspace,
+    first: TrainResult,
+    hand_and_face: tuple[Path, np.ndarray, np.ndarray],
+    tmp_path_factory: pytest.TempPathFactory,
+    env: dict[str, str],
+    face_blurred: bool,
+) -> None:
+    """A webcam frame usually holds a face: stored blurred by default (preprocessing off), as sent
+    only with KEEP_FACES=1."""
+    photo, hand, face = hand_and_face
     root = tmp_path_factory.mktemp("teach-blur")
-    with teach_server(workspace, str(first.model_version), "teach-blur", root, ENABLE_PREPROCESSING="true") as base:
+    with teach_server(workspace, str(first.model_version), "teach-blur", root, **env) as base:
+        privacy = httpx.get(f"{base}/health").json()["privacy"]
+        assert privacy["stored_frames"] == ("faces blurred" if face_blurred else "with faces")
+        assert privacy["keep_faces"] is not face_blurred
         files = {"file": (photo.name, photo.read_bytes(), "image/png")}
         answer = httpx.post(f"{base}/collections/blurred/frames", params={"count": 5}, files=files, timeout=60)
         assert answer.status_code == 200, answer.text
+        assert answer.json()["teacher_count"] == 5  # counted on the frame as sent
         stored = cv2.imread(str(next((root / "collections" / "blurred" / "images").glob("*.jpg"))))
     face_change = np.abs(stored[:220, 620:840].astype(int) - face.astype(int)).mean()
     hand_change = np.abs(stored[:240, :320].astype(int) - hand.astype(int)).mean()
-    assert face_change > 4 * hand_change  # the face was blurred; the hand only went through JPEG
+    assert hand_change < 2, hand_change  # the hand only went through JPEG
+    if face_blurred:
+        assert face_change > 8, face_change  # the face was blurred
+    else:
+        assert face_change < 4, face_change  # it only went through JPEG (2.2 here)
+
+
+def test_without_the_blur_no_frame_is_stored_and_the_server_says_why(
+    workspace: Workspace,
+    first: TrainResult,
+    hand_and_face: tuple[Path, np.ndarray, np.ndarray],
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    photo, _, _ = hand_and_face
+    root = tmp_path_factory.mktemp("teach-no-blur")
+    missing = root / "centerface-gone.onnx"
+    with teach_server(workspace, str(first.model_version), "teach-no-blur", root, FACE_BLUR_MODEL=str(missing)) as base:
+        health = httpx.get(f"{base}/health").json()
+        assert health["privacy"]["stored_frames"] == "not stored"
+        assert f"the face-blur model {missing} is missing" in health["privacy"]["reason"]
+        assert health["reason"].startswith("camera frames are not stored: the face blur cannot run")
+        files = {"file": (photo.name, photo.read_bytes(), "image/png")}
+        answer = httpx.post(f"{base}/collections/unblurred/frames", params={"count": 5}, files=files, timeout=60)
+        assert answer.status_code == 503, answer.text
+        assert answer.json()["error"] == "face_blur_unavailable"
+        assert "KEEP_FACES=1" in answer.json()["detail"]
+        assert httpx.post(f"{base}/predict", files=files, timeout=60).status_code == 200  # serving goes on
+    assert not (root / "collections" / "unblurred").exists()
+    said = [r.getMessage() for r in caplog.records if "face blur cannot run" in r.getMessage()]
+    assert len(said) == 1, said  # once, at start

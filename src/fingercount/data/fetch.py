@@ -71,10 +71,13 @@ DEFAULT_INTO = Path("../shared/datasets")
 MIRROR_ENV = "FINGERCOUNT_DATA_MIRROR"
 
 
+ABOUT = "SOURCE.md"  # a built set's licence and attribution note: beside the content, not part of it
+
+
 def tree_hash(folder: Path) -> tuple[str, int]:
     """(sha256 over the sorted "sha256  relative/path" lines of every file, number of files)."""
     lines = []
-    for path in sorted(p for p in folder.rglob("*") if p.is_file()):
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p != folder / ABOUT):
         digest = hashlib.sha256(path.read_bytes()).hexdigest()
         lines.append(f"{digest}  {path.relative_to(folder).as_posix()}\n")
     return hashlib.sha256("".join(lines).encode()).hexdigest(), len(lines)
@@ -151,3 +154,17 @@ def _unpack(data: bytes, folder: Path, name: str) -> None:
             archive.extractall(folder, filter="data")  # no absolute paths, links out or devices
     except (tarfile.TarError, OSError, EOFError) as exc:
         raise DatasetError(f"{name}.tar.gz: not a readable archive ({exc}); nothing was written") from None
+
+
+def missing_sets(paths: list[Path]) -> str | None:
+    """One line naming the command that builds each catalogue set among `paths` that is not there."""
+    missing = [path for path in paths if path.name in CATALOGUE and not path.exists()]
+    if not missing:
+        return None
+    names = " ".join(path.name for path in missing)
+    into = missing[0].parent
+    return (
+        f"{', '.join(str(p) for p in missing)}: not here. Build from the public sources: "
+        f"fingercount data fetch {names} --from-source github --into {into} (offline: --from-source DIR with the "
+        "repositories checked out at their commits; or a copy from a mirror: --from MIRROR)"
+    )

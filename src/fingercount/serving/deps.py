@@ -26,6 +26,7 @@ from fingercount.serving.jobs import TrainingJobs
 from fingercount.serving.metrics import ServingMetrics
 from fingercount.serving.model_manager import AliasFollower, LoadedModel, ModelManager
 from fingercount.serving.monitor import Monitor, ReviewStore
+from fingercount.serving.privacy import FrameStorage
 from fingercount.serving.registry_probe import RegistryProbe
 from fingercount.serving.schemas import StreamDefaults
 from fingercount.settings import Settings
@@ -73,6 +74,11 @@ class ServingState:
         return build_pipeline([("face_blur", self.settings.face_blur_settings())])
 
     @cached_property
+    def frame_storage(self) -> FrameStorage:
+        """Every frame written to disk goes through it: faces blurred unless KEEP_FACES=1."""
+        return FrameStorage(self.settings.keep_faces, lambda: self.face_blur)
+
+    @cached_property
     def collections(self) -> Collections:
         return Collections(self.settings.collections_path())
 
@@ -84,10 +90,9 @@ class ServingState:
     def monitor(self) -> Monitor:
         review = None
         if self.settings.monitor_keep:
-            blur = self.face_blur if self.settings.enable_preprocessing else None
             folder = self.settings.collections_path() / "_pending-review"  # not a collection name
             keep_bytes = int(self.settings.monitor_keep_mb * 1024 * 1024)
-            review = ReviewStore(folder, self.settings.monitor_keep_max, keep_bytes, blur)
+            review = ReviewStore(folder, self.settings.monitor_keep_max, keep_bytes, self.frame_storage)
         return Monitor(self.settings, self.metrics, review)
 
     @cached_property

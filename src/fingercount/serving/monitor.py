@@ -383,11 +383,11 @@ class ReviewStore:
 
     COLLECTION = "review"
 
-    def __init__(self, folder: Any, max_frames: int, max_bytes: int, blur: Any = None) -> None:
+    def __init__(self, folder: Any, max_frames: int, max_bytes: int, storage: Any) -> None:
         self.folder = folder
         self.max_frames = max_frames
         self.max_bytes = max_bytes
-        self.blur = blur  # faces blurred before a frame is stored, when preprocessing is on
+        self.storage = storage  # serving.privacy.FrameStorage: faces blurred unless KEEP_FACES=1
         self._lock = threading.Lock()
 
     def keep(self, sample: Sample, hand: Any, teacher_count: int, digest: str) -> None:
@@ -396,7 +396,12 @@ class ReviewStore:
 
         import cv2
 
-        frame = sample.frame if sample.blurred or self.blur is None else self.blur(sample.frame)
+        from fingercount.serving.privacy import FacesNotStoredError
+
+        try:
+            frame = self.storage.for_disk(sample.frame, blurred=sample.blurred)
+        except FacesNotStoredError:
+            return  # not kept; the reason was logged once and /health shows it
         ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:
             return

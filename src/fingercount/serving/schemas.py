@@ -110,6 +110,14 @@ class LoadRequest(BaseModel):
         return self
 
 
+class PrivacyStatus(BaseModel):
+    """What happens to camera frames written to disk (collections, the review queue)."""
+
+    keep_faces: bool = Field(description="KEEP_FACES=1: the operator keeps frames as sent")
+    stored_frames: str = Field(description="faces blurred | with faces | not stored (the blur cannot run)")
+    reason: str
+
+
 class HealthResponse(BaseModel):
     status: str = Field(description="healthy (the seed's word), or degraded with a reason")
     mlflow_uri: str
@@ -118,6 +126,7 @@ class HealthResponse(BaseModel):
     reason: str | None = None
     registry_reachable: bool
     preprocessing_enabled: bool
+    privacy: PrivacyStatus
 
 
 class ErrorBody(BaseModel):

@@ -22,9 +22,10 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from fingercount.config import DataConfig, TrainingConfig, load_data_config
+from fingercount.data.fetch import missing_sets
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
-from fingercount.errors import ConfigError, TrackingUnavailableError
+from fingercount.errors import ConfigError, DatasetError, TrackingUnavailableError
 from fingercount.preprocessing import build_pipeline
 from fingercount.registry.client import DEFAULT_CACHE, Registry
 from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
@@ -201,6 +202,10 @@ def prepare_dataset(
 ) -> PrepareResult:
     """Step 1: the configured source(s), validated, preprocessed and split."""
     data_config = data_config or load_data_config(config.dataset.config)
+    specs = [data_config.source, *data_config.extra_sources]
+    local = [Path(folder.path) for spec in specs for folder in (spec.local, spec.folders) if folder is not None]
+    if (missing := missing_sets(local)) is not None:  # said before anything is generated or labelled
+        raise DatasetError(missing)
     dataset = source_from_config(data_config).load(progress=progress)
     ratios = config.dataset.split_ratios.as_dict()
     pipeline = build_pipeline(data_config.preprocessing.steps())

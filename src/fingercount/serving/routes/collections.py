@@ -23,10 +23,10 @@ FrameId = Annotated[str, Path(pattern=r"^c[0-5]_h\d{5}_\d{6}$")]
 
 
 def teacher_hands(state: ServingState, data: bytes) -> tuple[Any, list[Any]]:
-    """The decoded frame (faces blurred when preprocessing is on) and the teacher's hands in it."""
+    """The decoded frame as predicted (faces blurred when preprocessing is on) and the teacher's hands in it."""
     frame = decode_image(data, state.settings.max_upload_bytes, state.settings.max_image_pixels)
     if state.settings.enable_preprocessing:
-        frame = state.face_blur(frame)  # a webcam frame usually holds a face: never stored unblurred
+        frame = state.face_blur(frame)
     return frame, state.label_hands(frame)
 
 
@@ -71,7 +71,9 @@ async def add_frame(
         if len(hands) > 1:
             raise DatasetError(f"the teacher found {len(hands)} hands: show one hand at a time")
         (hand,) = hands
-        stored = state.collections.add(name, frame, hand.count if count is None else count, hand.count, hand.box)
+        # A webcam frame usually holds a face: what reaches the disk is blurred (privacy.py).
+        kept = state.frame_storage.for_disk(frame, blurred=state.settings.enable_preprocessing)
+        stored = state.collections.add(name, kept, hand.count if count is None else count, hand.count, hand.box)
         return {
             "stored": stored is not None,
             "frame": None if stored is None else stored.to_dict(),

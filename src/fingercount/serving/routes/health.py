@@ -15,7 +15,7 @@ router = APIRouter(tags=["health"])
 async def health(state: State) -> HealthResponse:
     """Liveness and readiness: is a model loaded (and if not, why), does the registry answer (checked at
     most once a second, off the request path), does the served version still agree with the teacher
-    on live frames (monitoring's drift alarm).
+    on live frames (monitoring's drift alarm), and what becomes of camera frames stored on disk.
 
     On the event loop, with no thread hop and no call out: under a flood of predictions it answers
     in its turn on the loop, not after inference threads and a registry round trip."""
@@ -30,6 +30,9 @@ async def health(state: State) -> HealthResponse:
         reason = "registry unreachable; serving the loaded model"
     elif drift is not None:
         reason = f"drift: {drift}"
+    privacy = state.frame_storage.describe()
+    if reason is None and privacy["stored_frames"] == "not stored":
+        reason = f"camera frames are not stored: {privacy['reason']}"  # serving itself is unaffected
     return HealthResponse(
         status="healthy" if loaded is not None and registry_ok and drift is None else "degraded",  # the seed's word
         mlflow_uri=state.settings.tracking_uri(),
@@ -38,6 +41,7 @@ async def health(state: State) -> HealthResponse:
         reason=reason,
         registry_reachable=registry_ok,
         preprocessing_enabled=state.settings.enable_preprocessing,
+        privacy=privacy,
     )
 
 

@@ -43,3 +43,20 @@ export function hideBanner(kind) {
   const banner = $("banner");
   if (banner.dataset.kind === kind) banner.hidden = true;
 }
+
+// What becomes of the frames a page stores on the server (GET /health's privacy): faces blurred,
+// kept as sent (KEEP_FACES=1), or not stored because the blur cannot run.
+export async function showPrivacy(line) {
+  try {
+    const { privacy } = await api("/health");
+    const said = {
+      "faces blurred": "Stored frames have their faces blurred.",
+      "with faces": "Stored frames keep their faces: the operator set KEEP_FACES=1.",
+      "not stored": `Frames are not stored: ${privacy.reason}.`,
+    };
+    line.textContent = said[privacy.stored_frames] || privacy.reason;
+    line.className = `privacy ${privacy.stored_frames === "faces blurred" ? "" : "warn"}`;
+  } catch (error) {
+    line.textContent = "";
+  }
+}

@@ -1,6 +1,6 @@
 // Collect page (teach loop): capture frames of the user's hand with a count, see the collection,
 // train on it in a separate process and watch the job until the new version serves.
-import { $, api, authHeaders, esc } from "./api.js";
+import { $, api, authHeaders, esc, showPrivacy } from "./api.js";
 import { grabFrame, openCamera } from "./camera.js";
 import { refreshCurrent } from "./current.js";
 
@@ -118,6 +118,7 @@ function addToGallery(frame) {
 }
 
 export async function renderCollect() {
+  showPrivacy($("collect-privacy"));
   try {
     const found = await api(`/collections/${encodeURIComponent(collection())}`);
     drawCounts(found);

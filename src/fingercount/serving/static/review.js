@@ -1,7 +1,7 @@
 // Review page: frames where the served model and the hand-landmark teacher disagreed (MONITOR_KEEP=1).
 // Give the true count with one key (0–5) or delete (Delete/Backspace); counted frames join the
 // "review" collection, which the Collect page trains on like any other.
-import { $, API, api, authHeaders, esc } from "./api.js";
+import { $, API, api, authHeaders, esc, showPrivacy } from "./api.js";
 
 
 function status(text, kind = "") {
@@ -11,6 +11,7 @@ function status(text, kind = "") {
 }
 
 export async function renderReview() {
+  showPrivacy($("review-privacy"));
   let monitor;
   try {
     monitor = await api("/monitor");
