@@ -214,7 +214,8 @@ def data_label(
 
 @data_app.command("stats")
 def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset folder.")]) -> None:
-    """Images, boxes and class counts per split of a prepared dataset."""
+    """Images, boxes and class counts per split of a prepared dataset, and the licence of each real set in it."""
+    from fingercount.data.fetch import licences
     from fingercount.data.prepare import SPLITS, load_manifest
 
     manifest = load_manifest(folder)
@@ -225,6 +226,8 @@ def data_stats(folder: Annotated[Path, typer.Argument(help="A prepared dataset f
         info = manifest["splits"][split]
         counts = " ".join(f"{info['class_counts'][name]:>6}" for name in classes)
         typer.echo(f"{split:<6} {info['images']:>7} {info['boxes']:>7}  {counts}")
+    for part, about in licences(manifest.get("source", {})).items():
+        typer.echo(f"{part}: {about.name}, {about.licence}; from {about.source} @ {about.revision[:12]}")
 
 
 @data_app.command("fetch")
@@ -236,13 +239,30 @@ def data_fetch(
             "--from", help="Where the sets' archives are: an http(s) address or a folder (or FINGERCOUNT_DATA_MIRROR)."
         ),
     ] = None,
+    from_source: Annotated[
+        str | None,
+        typer.Option(
+            "--from-source",
+            help="Build each set from its public repository at the pinned commit: 'github' (downloads the "
+            "host's archive of that commit), another host's address in the same layout, or a folder holding "
+            "the repositories checked out (or their .tar.gz) for offline machines.",
+        ),
+    ] = None,
     into: Annotated[Path, typer.Option(help="The folder the recipes read the sets from.")] = Path("../shared/datasets"),
     check_only: Annotated[bool, typer.Option("--check", help="Only check the sets already there.")] = False,
+    quiet: QuietOption = False,
 ) -> None:
-    """Fetch the real-photo sets a clone does not have (checked by content hash), or check those there."""
+    """Bring the real-photo sets a clone does not have, checked by content hash, or check those there.
+
+    --from-source builds each from its public source: every original checked against its pinned
+    sha256, the copy derived as the set's README says (resize, JPEG quality 88, boxes scaled),
+    checked against the catalogue, with its licence and attribution (SOURCE.md). --from takes a
+    ready copy from a mirror. Either way a failure is one line and nothing is written.
+    """
     import os
 
     from fingercount.data.fetch import CATALOGUE, MIRROR_ENV, check, fetch
+    from fingercount.data.from_source import DEFAULT_HOST, build
 
     chosen = names or list(CATALOGUE)
     unknown = [name for name in chosen if name not in CATALOGUE]
@@ -252,12 +272,22 @@ def data_fetch(
         for name in chosen:
             typer.echo(f"{name}: {'ok' if check(name, into) else 'missing or changed'} in {into}")
         return
+    if from_source is not None and mirror is not None:
+        raise typer.BadParameter("choose one: --from-source (the public repositories) or --from (a mirror's copies)")
     source = mirror or os.environ.get(MIRROR_ENV)
-    if not source:
-        raise ConfigError(f"no mirror: pass --from URL_OR_FOLDER (or set {MIRROR_ENV}) holding NAME.tar.gz archives")
+    if from_source is None and not source:
+        raise ConfigError(
+            "say where the sets come from: --from-source github (their public repositories), or --from "
+            f"URL_OR_FOLDER (or {MIRROR_ENV}) holding a mirror's NAME.tar.gz copies"
+        )
     for name in chosen:
         about = CATALOGUE[name]
-        folder = fetch(name, source, into)
+        if from_source is not None:
+            host = DEFAULT_HOST if from_source == "github" else from_source
+            folder = build(name, host, into, progress=not quiet)
+        else:
+            assert source is not None
+            folder = fetch(name, source, into)
         typer.echo(
             f"{name}: {about.files} files in {folder} ({about.licence}; from {about.source} @ {about.revision[:12]})"
         )

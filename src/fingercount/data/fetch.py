@@ -168,3 +168,16 @@ def missing_sets(paths: list[Path]) -> str | None:
         f"fingercount data fetch {names} --from-source github --into {into} (offline: --from-source DIR with the "
         "repositories checked out at their commits; or a copy from a mirror: --from MIRROR)"
     )
+
+
+def licences(description: dict[str, object]) -> dict[str, RealSet]:
+    """The catalogue sets a prepared dataset was made from (its manifest's `source`), by part name."""
+    parts = description.get("parts")
+    found = {}
+    for part, about in (parts if isinstance(parts, dict) else {"source": description}).items():
+        if not isinstance(about, dict):
+            continue
+        named = about.get("path_name") or Path(str(about.get("path", ""))).name
+        if named in CATALOGUE:
+            found[str(part)] = CATALOGUE[str(named)]
+    return found

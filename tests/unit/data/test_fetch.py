@@ -79,4 +79,25 @@ def test_a_missing_archive_or_no_mirror_is_one_line(
     monkeypatch.delenv("FINGERCOUNT_DATA_MIRROR", raising=False)
     code, _, err = run_cli(["data", "fetch", "--into", str(into)], monkeypatch, capsys)
     assert code == 2
-    assert err.startswith("error: no mirror: pass --from")
+    assert err.startswith("error: say where the sets come from: --from-source github")
+
+
+def test_the_licences_of_the_real_sets_a_prepared_dataset_was_made_from() -> None:
+    from fingercount.data.fetch import licences
+
+    description = {
+        "source": "combined",
+        "parts": {
+            "synthetic": {"source": "synthetic", "images": 400},
+            "epsrc": {"source": "folders", "path_name": "real-hands-epsrc-set1"},
+            "rooms": {"source": "local", "path": "../shared/datasets/hands-webcam-rooms"},
+            "people": {"source": "local", "path": "/data/hands-many-people"},
+            "mine": {"source": "local", "path": "/data/my-photos"},
+        },
+    }
+    found = licences(description)
+    assert list(found) == ["epsrc", "rooms", "people"]
+    assert found["epsrc"].licence.startswith("CC BY-SA 4.0")
+    assert found["rooms"].licence.startswith("Apache-2.0")
+    assert found["people"].licence.startswith("CC BY 4.0")
+    assert licences({"source": "local", "path": "x/hands-many-people"})["source"].name == "hands-many-people"
