@@ -32,7 +32,13 @@ def server(
                 files = {"file": (photo.name, photo.read_bytes(), "image/jpeg")}
                 assert httpx.post(f"{base}/predict", files=files, timeout=60).status_code == 200
         wait_for(lambda: len(httpx.get(f"{base}/monitor/review").json()) >= 3, timeout=120)
+        wait_for(lambda: judged_all(base), timeout=120)  # no frame is kept after the page has listed them
         yield base
+
+
+def judged_all(base: str) -> bool:
+    totals = httpx.get(f"{base}/monitor").json()["totals"]
+    return bool(totals["sampled"] == totals["judged"] + totals["skipped"] + totals["dropped"] + totals["unreadable"])
 
 
 def test_review_page_counts_and_deletes_with_one_key(browser: Any, server: str) -> None:

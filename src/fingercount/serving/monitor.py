@@ -195,6 +195,10 @@ class Monitor:
             self.runs += 1
             self.seconds += elapsed
             self._rest_until = time.monotonic() + elapsed * (1 / self.settings.monitor_cpu - 1)
+        teacher_count = sum(hand.count for hand in hands)
+        if self.review is not None and hands and sample.model_count != teacher_count and len(hands) == 1:
+            # Kept before it counts as judged: once /monitor says every sample is judged, all are stored.
+            self.review.keep(sample, hands[0], teacher_count, digest)
         with self._lock:
             window = self._versions.get(sample.version)
             if window is None:
@@ -209,7 +213,6 @@ class Monitor:
                 window.skipped += 1
                 self.metrics.monitor_skipped.labels(sample.version).inc()
                 return
-            teacher_count = sum(hand.count for hand in hands)
             window.window.append(Judgement(digest, sample.model_count, teacher_count, time.time()))
             window.judged += 1
             agreement, _ = window.agreement()
@@ -219,8 +222,6 @@ class Monitor:
         self.metrics.monitor_drift.labels(sample.version).set(1 if drifting else 0)
         if window.baseline is not None:
             self.metrics.monitor_baseline.labels(sample.version).set(window.baseline)
-        if self.review is not None and sample.model_count != teacher_count and len(hands) == 1:
-            self.review.keep(sample, hands[0], teacher_count, digest)
 
     def _drift(self, window: VersionWindow) -> str | None:
         agreement, interval = window.agreement()
