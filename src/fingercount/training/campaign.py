@@ -212,7 +212,7 @@ def heads(found: LeftOut) -> dict[str, Any]:
 
 
 def machine() -> dict[str, Any]:
-    cpu = platform.processor() or platform.machine()
+    cpu = platform.machine()  # (platform.processor() would shell out to uname)
     with contextlib.suppress(OSError):
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -277,6 +277,16 @@ def report_table(plan: Plan) -> str:
         "|---|---|" + "---|---|" * len(plan.sources) + "---|",
     ]  # fmt: skip
     teacher: dict[str, list[float]] = {}
+    for key, found in results.items():
+        if found.get("teacher") and found["seed"] in plan.seeds and key.endswith("--stage1"):  # once per run
+            teacher.setdefault(found["source"], []).append(found["teacher"]["accuracy"])
+    for lever, stage in sorted({(r.lever, r.stage) for r in planned_runs(plan) if r.stage < len(plan.stages)}):
+        cells = []
+        for source in plan.sources:
+            earlier = [results.get(PlannedRun(lever, source, seed, stage).key) for seed in plan.seeds]
+            cells.append(_cell([found["model"] for found in earlier if found]))
+        if any(cell != "— | —" for cell in cells):
+            lines.append(f"| {lever}, stage {stage} of {len(plan.stages)} | classes | " + " | ".join(cells) + " | — |")
     for lever in plan.levers:
         for head in HEADS:
             cells, minutes, any_run = [], [], False
@@ -288,8 +298,6 @@ def report_table(plan: Plan) -> str:
                         continue
                     found = results[final.key]
                     finals.append(found["heads"][head] if head in found.get("heads", {}) else None)
-                    if found.get("teacher"):
-                        teacher.setdefault(source, []).append(found["teacher"]["accuracy"])
                     minutes.append(_arm_minutes(plan, final, results))
                 counted = [f for f in finals if f is not None]
                 any_run = any_run or bool(counted)
