@@ -93,6 +93,7 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     # The class head, recomputed from the kept boxes, is the model's count as measured (as served).
     assert final["heads"]["classes"]["accuracy"] == final["model"]["accuracy"]
     assert len(final["boxes"]["left_out"]) == 12
+    assert set(final["teacher_photos"]) == set(final["boxes"]["left_out"])  # the whole-photo teacher, per photo
     assert "val/more" in final["boxes"]
     assert 0 < final["heads"]["arbitrated"]["sure"] <= 1.01
 

@@ -188,7 +188,7 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         "commit": _commit(), "machine": machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
         **found.to_dict(),
-        **({"heads": heads(found), "boxes": found.boxes} if last else {}),
+        **({"heads": heads(found), "boxes": found.boxes, "teacher_photos": found.teacher_photos} if last else {}),
     }  # fmt: skip
     path = result_path(plan, run)
     partial = path.with_suffix(".partial")

@@ -61,6 +61,7 @@ class LeftOut:
     # With `boxes=True`: each photo's truth and boxes (count_heads.Box), of the left-out source
     # and of the other sources' val split (where a head's rule is chosen, never on the left-out one).
     boxes: dict[str, dict[str, tuple[int, list[Box]]]] = field(default_factory=dict)
+    teacher_photos: dict[str, int] = field(default_factory=dict)  # with `boxes`: the teacher's count per photo
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -120,11 +121,13 @@ def leave_out(
     engine = result.package.engine("auto")
     conf = result.evaluation.count_conf
     ours = report(true, model_counts(engine, photos, conf))
-    teacher = report(true, teacher_counts(photos)) if with_teacher else None
+    judged = teacher_counts(photos) if with_teacher else []
+    teacher = report(true, judged) if with_teacher else None
     found = LeftOut(name, seed, result.run_id, len(photos), ours, teacher, result.weights, count_conf=conf)
     if boxes:
         common = Path(os.path.commonpath([photo.resolve() for photo in photos]))
         found.boxes = {"left_out": _with_boxes(engine, truth, common)}
+        found.teacher_photos = {_photo_id(photo, common): count for photo, count in zip(photos, judged, strict=False)}
         prepared = reduced_data.output_dir / "data.yaml"
         for other in real_sources(reduced_data):
             found.boxes[f"val/{other}"] = _with_boxes(engine, split_truth(prepared, "val", other), prepared.parent)
