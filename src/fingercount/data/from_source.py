@@ -243,8 +243,8 @@ def build(
         if (digest, files) != (wanted.tree_hash, wanted.files):
             raise DatasetError(
                 f"{name}: the derived copy does not match the catalogue ({files} files, sha256 {digest[:12]}…; "
-                f"expected {wanted.files}, {wanted.tree_hash[:12]}…): this machine's OpenCV encodes otherwise; "
-                "nothing was written"
+                f"expected {wanted.files}, {wanted.tree_hash[:12]}…): the derivation here (OpenCV's resize and JPEG "
+                "encoder, the XML rewrite) differs from the one the set was made with; nothing was written"
             )
         (partial / ABOUT).write_text(about(wanted))
         os.replace(partial, target)
