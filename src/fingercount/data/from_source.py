@@ -219,11 +219,11 @@ def build(
     if target.exists():
         return target  # already there (`data fetch --check` checks it), never overwritten
     listed = listed if listed is not None else originals(name)
-    into.mkdir(parents=True, exist_ok=True)
     partial = into / f".{name}.partial"
-    shutil.rmtree(partial, ignore_errors=True)
     try:
         with source_files(name, source, progress) as read:
+            into.mkdir(parents=True, exist_ok=True)  # only once the source is there: a failure leaves no folder
+            shutil.rmtree(partial, ignore_errors=True)
             bar = tqdm(sorted(listed.items()), desc=f"deriving {name}", unit="file", disable=not progress)
             for path, digest in bar:
                 data = read(path)

