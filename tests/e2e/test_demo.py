@@ -19,6 +19,7 @@ import psutil
 import pytest
 
 from fingercount import checkpoints
+from fingercount.guard import GRACE_SECONDS
 from fingercount.processes import port_free
 from fingercount.registry import Registry
 from tests.conftest import CONFIGS
@@ -135,7 +136,9 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
     assert any("mlflow" in " ".join(child.cmdline()) for child in started)
     killed.kill()  # SIGKILL: no handler, no goodbye
     killed.wait()
-    _, alive = psutil.wait_procs(started, timeout=10)
+    # The guard sends SIGTERM at once and SIGKILL after its grace: wait past the grace, never just to it
+    # (under load a child can use the whole grace, and a wait of exactly 10 s then lost the race).
+    _, alive = psutil.wait_procs(started, timeout=GRACE_SECONDS + 5)
     assert not [child for child in alive if child.status() != psutil.STATUS_ZOMBIE], alive
     assert port_free("127.0.0.1", port)
     assert port_free("127.0.0.1", ui_port)
