@@ -30,8 +30,8 @@ from pydantic import Field
 from fingercount.config import StrictModel, TrainingConfig, load_config, load_training_config, set_key
 from fingercount.errors import ConfigError
 from fingercount.training.count_eval import report
-from fingercount.training.count_heads import HEADS, choose_sure, photo_totals
-from fingercount.training.leave_out import LeftOut, leave_out
+from fingercount.training.count_heads import HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
+from fingercount.training.leave_out import leave_out
 from fingercount.training.trainer import TrainEnvironment
 
 BASELINE = "baseline"
@@ -188,7 +188,8 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         "commit": _commit(), "machine": machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
         **found.to_dict(),
-        **({"heads": heads(found), "boxes": found.boxes, "teacher_photos": found.teacher_photos} if last else {}),
+        **({"heads": heads(found.boxes, found.teacher_photos, found.count_conf), "boxes": found.boxes,
+            "teacher_photos": found.teacher_photos} if last else {}),
     }  # fmt: skip
     path = result_path(plan, run)
     partial = path.with_suffix(".partial")
@@ -197,18 +198,30 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
     return result
 
 
-def heads(found: LeftOut) -> dict[str, Any]:
-    """Each count head on the left-out source; the arbitrated one's threshold is chosen on the other
-    sources' val photos."""
-    chooser = [record for name, records in found.boxes.items() if name != "left_out" for record in records.values()]
-    sure = choose_sure([boxes for _, boxes in chooser], [truth for truth, _ in chooser], found.count_conf)
-    left = list(found.boxes["left_out"].values())
-    truth, records = [t for t, _ in left], [boxes for _, boxes in left]
+def heads(boxes: dict[str, Any], whole: dict[str, int], count_conf: float) -> dict[str, Any]:
+    """Each count head on the left-out source, from a run's box records alone (a head added later is
+    judged on every past run); the arbitrated one's threshold is chosen on the other sources' val
+    photos. `whole`: the landmark model's total per left-out photo (WHOLE_PHOTO_HEADS need it)."""
+    chooser = [record for name, records in boxes.items() if name != "left_out" for record in records.values()]
+    sure = choose_sure([records for _, records in chooser], [truth for truth, _ in chooser], count_conf)
+    photos = list(boxes["left_out"])
+    truth = [boxes["left_out"][photo][0] for photo in photos]
+    records = [boxes["left_out"][photo][1] for photo in photos]
     counted = {}
     for head in HEADS:
-        counted[head] = report(truth, photo_totals(records, found.count_conf, head, sure)).to_dict()
+        if head in WHOLE_PHOTO_HEADS and not all(photo in whole for photo in photos):
+            continue  # a result from before the whole-photo counts were recorded
+        totals = photo_totals(records, count_conf, head, sure, [whole.get(photo, -1) for photo in photos])
+        counted[head] = report(truth, totals).to_dict()
     counted["arbitrated"]["sure"] = sure
     return counted
+
+
+def result_heads(found: dict[str, Any]) -> dict[str, Any]:
+    """A final result's heads, judged again from its records (or as recorded where it kept none)."""
+    if "boxes" not in found:
+        return dict(found.get("heads", {}))
+    return heads(found["boxes"], found.get("teacher_photos", {}), found["count_conf"])
 
 
 def machine() -> dict[str, Any]:
@@ -251,7 +264,7 @@ def commit_result(plan: Plan, run: PlannedRun, line: str) -> None:
 def summary_line(result: dict[str, Any]) -> str:
     line = f"{result['key']}: {result['photos']} photos, model {result['model']['accuracy']:.1%}"
     if result.get("heads"):
-        line += " (" + ", ".join(f"{h} {result['heads'][h]['accuracy']:.1%}" for h in HEADS) + ")"
+        line += " (" + ", ".join(f"{h} {c['accuracy']:.1%}" for h, c in result["heads"].items()) + ")"
     if result.get("teacher"):
         line += f", teacher {result['teacher']['accuracy']:.1%}"
     return line + f", {result['minutes']:.0f} min"
@@ -261,7 +274,12 @@ def summary_line(result: dict[str, Any]) -> str:
 
 
 def load_results(plan: Plan) -> dict[str, dict[str, Any]]:
-    return {path.stem: json.loads(path.read_text()) for path in sorted(plan.results.glob("*.json"))}
+    """Every result file, its heads judged again from its records."""
+    results = {path.stem: json.loads(path.read_text()) for path in sorted(plan.results.glob("*.json"))}
+    for found in results.values():
+        if found.get("final"):
+            found["heads"] = result_heads(found)
+    return results
 
 
 def report_table(plan: Plan) -> str:

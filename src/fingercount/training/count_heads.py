@@ -4,7 +4,11 @@ found it.
 - `classes`: the detector's class (what serving answers today);
 - `landmarks`: the hand-landmark model on the box's crop, the class only where it finds no hand;
 - `arbitrated`: the class where the detector is sure (confidence >= a threshold), landmarks
-  otherwise; the threshold is chosen on photos of *other* sources, never on the ones it is judged on.
+  otherwise; the threshold is chosen on photos of *other* sources, never on the ones it is judged on;
+- `landmarks+photo`: as `landmarks`, and where the detector keeps no box at all, the landmark model
+  on the whole photo (on people it never met the detector found no hand on over half the photos);
+- `photo+landmarks`: the other way round: the landmark model on the whole photo, and where it finds
+  no hand, the `landmarks` head on the detector's boxes (the detector rescues the hands it misses).
 
 Each photo is recorded once as its boxes — (class count, confidence, landmark count or None) —
 so every head, at any threshold, is a pure function of the records: a campaign result keeps the
@@ -26,7 +30,8 @@ from fingercount.training.evaluate import PREDICT_FLOOR, THRESHOLDS, read_image
 if TYPE_CHECKING:
     from fingercount.labeling.teacher import HandTeacher, TeacherHand
 
-HEADS = ("classes", "landmarks", "arbitrated")
+HEADS = ("classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks")
+WHOLE_PHOTO_HEADS = ("landmarks+photo", "photo+landmarks")  # they need the landmark model's count of each photo
 CROP_SIZE = 256  # the crop's longer side: the landmark model finds hands far more often enlarged
 CROP_MARGIN = 0.25  # of the box's size on each side: the fingertips a tight box cuts
 Box = tuple[int, float, int | None]  # class count, confidence, landmark count (None: no hand found)
@@ -79,12 +84,23 @@ def hand_count(box: Box, head: str, sure: float) -> int:
     return landmark
 
 
-def photo_totals(records: list[list[Box]], conf: float, head: str, sure: float = 1.0) -> list[int]:
-    """Each photo's total at detection threshold `conf` (-1: no hand found), counted by `head`."""
+def photo_totals(
+    records: list[list[Box]], conf: float, head: str, sure: float = 1.0, whole: list[int] | None = None
+) -> list[int]:
+    """Each photo's total at detection threshold `conf` (-1: no hand found), counted by `head`.
+    `whole`: the landmark model's total on each whole photo (-1: none), which WHOLE_PHOTO_HEADS need."""
+    if head in WHOLE_PHOTO_HEADS and whole is None:
+        raise ValueError(f"the {head} head needs the landmark model's count of each whole photo")
     totals = []
-    for boxes in records:
+    for index, boxes in enumerate(records):
+        photo = whole[index] if whole is not None else -1
         kept = [box for box in boxes if box[1] >= conf]
-        totals.append(sum(hand_count(box, head, sure) for box in kept) if kept else -1)
+        if head == "photo+landmarks" and photo >= 0:
+            totals.append(photo)
+        elif kept:
+            totals.append(sum(hand_count(box, head, sure) for box in kept))
+        else:
+            totals.append(photo if head == "landmarks+photo" else -1)
     return totals
 
 
