@@ -287,6 +287,24 @@ class TrainingParams(StrictModel):
         return self
 
 
+class PasteConfig(StrictModel):
+    """Hands cut out along the teacher's landmarks, pasted onto other sources' training photos
+    (training/paste.py): a hand apart from its person and room. Needs the `label` extra."""
+
+    images: int = Field(0, ge=0, description="composite photos added to the training split (0: off)")
+    hands: tuple[int, int] = Field((1, 2), description="hands pasted per photo: at least, at most")
+    size: tuple[float, float] = Field((0.1, 0.45), description="a pasted hand's height, a fraction of the photo's")
+    hue: float = Field(0.05, ge=0, le=0.5, description="the hand's hue turned by up to this fraction of the circle")
+
+    @model_validator(mode="after")
+    def _ranges(self) -> PasteConfig:
+        if not 1 <= self.hands[0] <= self.hands[1]:
+            raise ValueError(f"hands: [at least, at most], 1 <= at least <= at most; got {list(self.hands)}")
+        if not 0 < self.size[0] <= self.size[1] <= 1:
+            raise ValueError(f"size: [smallest, largest], fractions of the photo's height; got {list(self.size)}")
+        return self
+
+
 class AugmentationConfig(StrictModel):
     hsv_h: float = Field(0.015, ge=0, le=1)
     hsv_s: float = Field(0.7, ge=0, le=1)
@@ -300,6 +318,7 @@ class AugmentationConfig(StrictModel):
     fliplr: float = Field(0.5, ge=0, le=1)
     mosaic: float = Field(1.0, ge=0, le=1)
     mixup: float = Field(0.0, ge=0, le=1)
+    paste: PasteConfig = PasteConfig()  # ours, done before the training (the rest are Ultralytics')
 
 
 class MlflowConfig(StrictModel):

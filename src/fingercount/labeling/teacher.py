@@ -131,6 +131,11 @@ class HandTeacher:
 
     def label(self, bgr: np.ndarray) -> list[TeacherHand]:
         """Every hand found in a BGR (or gray/BGRA) uint8 image."""
+        return [hand for hand, _ in self.label_with_points(bgr)]
+
+    def label_with_points(self, bgr: np.ndarray) -> list[tuple[TeacherHand, np.ndarray]]:
+        """Every hand found, each with its 21 landmarks in pixels (21 x 2: x, y; MediaPipe's order,
+        wrist first): the hand's outline for cutting it out of the photo."""
         import cv2
         import mediapipe as mp
 
@@ -150,15 +155,14 @@ class HandTeacher:
             image_xy = np.array([(p.x, p.y) for p in image_points])
             world = np.array([(p.x, p.y, p.z) for p in world_points])
             category = handedness[0]
-            hands.append(
-                TeacherHand(
-                    box=box_from_landmarks(image_xy, width, height),  # type: ignore[arg-type]
-                    count=count_raised(world),
-                    fingers=raised_fingers(world),
-                    handedness=str(category.category_name),
-                    score=float(category.score),
-                )
+            hand = TeacherHand(
+                box=box_from_landmarks(image_xy, width, height),  # type: ignore[arg-type]
+                count=count_raised(world),
+                fingers=raised_fingers(world),
+                handedness=str(category.category_name),
+                score=float(category.score),
             )
+            hands.append((hand, image_xy * (width, height)))
         return hands
 
     def close(self) -> None:

@@ -31,6 +31,7 @@ from fingercount.registry.client import DEFAULT_CACHE, Registry
 from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
 from fingercount.training import precision, tracking
 from fingercount.training.evaluate import EvalReport
+from fingercount.training.paste import pasted_data_yaml
 from fingercount.training.source_weights import weighted_data_yaml
 from fingercount.training.yolo import (
     CpuBf16,
@@ -269,8 +270,14 @@ def fit(
     model.add_callback("on_train_epoch_start", threads)
     bar = EpochProgress(config.training.epochs, progress, report)
     model.add_callback("on_fit_epoch_end", bar)
+    prepared = data_yaml.parent
     if config.training.source_weights and not resume:  # a resumed run reads its own list again
         data_yaml, _ = weighted_data_yaml(data_yaml, config.training.source_weights, project / name / "data")
+    if config.augmentation.paste.images and not resume:
+        real = [spec.label for spec in load_data_config(config.dataset.config).extra_sources]
+        data_yaml, _ = pasted_data_yaml(
+            data_yaml, prepared, config.augmentation.paste, config.dataset.seed, real, project / name / "data", progress
+        )
     started = time.perf_counter()
     try:
         model.train(resume=True) if resume else model.train(**train_args(config, data_yaml, project, name))

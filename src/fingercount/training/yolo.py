@@ -237,7 +237,7 @@ def train_args(config: TrainingConfig, data_yaml: Path, project: Path, name: str
         "amp": training.amp,
         "cache": training.cache,
         "fraction": training.fraction,
-        **config.augmentation.model_dump(),
+        **config.augmentation.model_dump(exclude={"paste"}),  # paste is done before: training/paste.py
         "pretrained": config.model.pretrained or config.model.weights is not None,
         "device": resolve_device(config.device),
         "project": str(project.resolve()),  # a relative project lands under Ultralytics' global runs_dir
