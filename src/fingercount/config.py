@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, TypeVar, get_args
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -346,11 +346,24 @@ class EvalSetConfig(StrictModel):
         return self
 
 
+# How a found hand's fingers are counted (registry/count_head.py): the detector's class, or the
+# hand-landmark model on its crop, or on the whole photo, in the orders their names say.
+CountHead = Literal["classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks"]
+COUNT_HEADS: tuple[str, ...] = get_args(CountHead)
+WHOLE_PHOTO_HEADS = ("landmarks+photo", "photo+landmarks")  # they run the landmark model on the whole photo
+
+
 class EvaluationConfig(StrictModel):
     """Count-only evaluation on named sets at registration: logged as eval/<set>/…, kept in the version."""
 
     sets: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], EvalSetConfig] = {}
     teacher: bool = Field(False, description="also measure the hand-landmark teacher on each set (label extra)")
+    count_head: CountHead = Field(
+        "classes", description="how the version counts a found hand; any but classes needs the label extra"
+    )
+    count_sure: float = Field(
+        0.7, gt=0, le=1.01, description="arbitrated: the detector's class at this confidence and above, else landmarks"
+    )
 
 
 class ExportConfig(StrictModel):

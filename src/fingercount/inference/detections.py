@@ -26,6 +26,7 @@ class Detection:
     class_name: str
     confidence: float
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
+    counted_by: str = "classes"  # the version's count head: classes, landmarks (the crop) or photo
 
     @property
     def fingers(self) -> int:

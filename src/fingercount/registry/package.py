@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from fingercount.config import CountHead
 from fingercount.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -54,6 +55,9 @@ class ModelMetadata(BaseModel):
     # The precision serving runs by default (chosen by the count at registration), and what each measured.
     precision: str = "f32"
     precisions: dict[str, dict[str, float]] = Field(default_factory=dict)  # name -> count_accuracy, ms
+    # How a found hand's fingers are counted (registry/count_head.py); versions from before: classes.
+    count_head: CountHead = "classes"
+    count_sure: float = Field(default=0.7, gt=0, le=1.01)  # the arbitrated head's confidence threshold
 
 
 def sha256_tree(root: Path) -> dict[str, str]:
@@ -159,3 +163,12 @@ class ModelPackage:
         if int8 and engine.name == "openvino":
             engine.precision = "int8"
         return engine
+
+    def served_engine(self, preference: str = "auto", threads: int = 2, openvino_precision: str = "package") -> Engine:
+        """The engine with the version's count head: what serving, the pyfunc and evaluation count with."""
+        engine = self.engine(preference, threads, openvino_precision)
+        if self.metadata.count_head == "classes":
+            return engine
+        from fingercount.registry.count_head import HeadEngine
+
+        return HeadEngine(engine, self.metadata.count_head, self.metadata.count_sure, self.metadata.class_names)

@@ -34,7 +34,7 @@ class FingerCountModel(mlflow.pyfunc.PythonModel):  # type: ignore[misc]
         package = ModelPackage.open(Path(context.artifacts["metadata"]).parent.parent)
         package.verify()
         self.metadata = package.metadata
-        self.engine = package.engine("auto", threads=os.cpu_count() or 1)
+        self.engine = package.served_engine("auto", threads=os.cpu_count() or 1)  # counted as it is served
         self.allow_local_paths = bool((context.model_config or {}).get("allow_local_paths", False))
 
     # No type hints on purpose: MLflow would turn them into a (wrong) input schema.

@@ -32,6 +32,7 @@ class ModelInfo:
     imgsz: int
     precision: str
     count_conf: float
+    count_head: str
     class_names: tuple[str, ...]
     architecture: str
     metrics: dict[str, float] = field(default_factory=dict)
@@ -112,11 +113,11 @@ class ModelManager:
         version, aliases = str(found.version), sorted(found.aliases or [])
         package = self.registry.fetch(name, version, found)
         metadata = package.metadata
-        engine = package.engine(self.engine_preference, self.threads, self.openvino_precision)
+        engine = package.served_engine(self.engine_preference, self.threads, self.openvino_precision)
         info = ModelInfo(
             name=name, version=version, aliases=tuple(aliases), engine=engine.name, precision=engine.precision,
             imgsz=metadata.imgsz,
-            count_conf=metadata.count_conf, class_names=tuple(metadata.class_names),
+            count_conf=metadata.count_conf, count_head=metadata.count_head, class_names=tuple(metadata.class_names),
             architecture=metadata.architecture, metrics=dict(metadata.metrics),
             run_id=metadata.run_id, stage=getattr(found, "current_stage", None), loaded_at=time.time(),
             requested=requested,

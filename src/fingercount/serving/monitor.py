@@ -241,8 +241,9 @@ class Monitor:
             window = self._versions.get(version)
             return None if window is None else self._drift(window)
 
-    def status(self, version: str | None, frames: bool = False) -> dict[str, Any]:
-        """What `/monitor` answers: the served version's window, and every version's agreement."""
+    def status(self, version: str | None, frames: bool = False, count_head: str = "classes") -> dict[str, Any]:
+        """What `/monitor` answers: the served version's window, and every version's agreement, and
+        what that agreement judges with the version's count head."""
         with self._lock:
             window = self._versions.get(version) if version is not None else None
             agreement, interval = window.agreement() if window else (None, None)
@@ -258,6 +259,7 @@ class Monitor:
             body: dict[str, Any] = {
                 "enabled": self.enabled,
                 "reason": self.unavailable if self.rate > 0 else "MONITOR_SAMPLE=0",
+                "judges": judges(count_head),
                 "sample_rate": self.rate,
                 "window": self.settings.monitor_window,
                 "version": version,
@@ -283,6 +285,26 @@ class Monitor:
             if frames and window:
                 body["frames"] = [vars(j) for j in window.window]
         return body
+
+
+def judges(count_head: str) -> dict[str, Any]:
+    """What the teacher's agreement measures when the served version counts with `count_head`: with a
+    head that asks the landmark model itself, agreement is partly the model agreeing with itself."""
+    if count_head == "classes":
+        return {"independent": True, "what": "the detector's counts, judged by the hand-landmark model"}
+    if count_head in ("landmarks", "arbitrated"):
+        what = (
+            "the detector's boxes: their counts come from the same landmark model on each box's crop"
+            + (" where the detector is unsure" if count_head == "arbitrated" else "")
+            + ", so agreement is not an accuracy; a fall still means boxes missed or extra"
+        )
+    else:
+        what = (
+            "little: the served count is the landmark model's own on the whole frame wherever "
+            + ("it finds a hand" if count_head == "photo+landmarks" else "the detector finds none")
+            + ", so agreement there is the model agreeing with itself, not an accuracy"
+        )
+    return {"independent": False, "what": what}
 
 
 @dataclass(frozen=True)

@@ -30,6 +30,7 @@ def predict_frame(
             confidence=round(d.confidence, 4),
             bbox=[round(v, 1) for v in d.bbox],
             fingers=d.fingers,
+            counted_by=d.counted_by,
         )
         for d in detections
     ]

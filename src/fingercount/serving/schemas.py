@@ -19,6 +19,11 @@ class Prediction(BaseModel):
     confidence: float
     bbox: list[float] = Field(description="x1, y1, x2, y2 in the original image's pixels")
     fingers: int = Field(description="raised fingers of this hand (from its class name)")
+    counted_by: str = Field(
+        "classes",
+        description="how the version counted this hand (its count head): the detector's class (classes), the "
+        "hand-landmark model on the box (landmarks) or on the whole frame (photo)",
+    )
 
 
 class PredictResponse(BaseModel):

@@ -19,7 +19,7 @@ from fingercount.data.sources.combined import SEPARATOR
 from fingercount.errors import DatasetError
 from fingercount.inference import Engine
 from fingercount.training.evaluate import (
-    PREDICT_FLOOR,
+    count_floor,
     count_result,
     predicted_hands,
     read_data_yaml,
@@ -113,7 +113,7 @@ def report(truth: list[int], predicted: list[int]) -> CountReport:
 def model_counts(engine: Engine, photos: list[Path], conf: float) -> list[int]:
     """Our model's total count per photo (as served), -1 where it found no hand above `conf`."""
     totals = []
-    for hands in predicted_hands(engine, photos, min(conf, PREDICT_FLOOR)):
+    for hands in predicted_hands(engine, photos, count_floor(engine, conf)):
         kept = [count for count, score in hands if score >= conf]
         totals.append(sum(kept) if kept else -1)
     return totals

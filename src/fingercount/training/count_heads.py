@@ -21,33 +21,17 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import cv2
-import numpy as np
-
+from fingercount.config import COUNT_HEADS as HEADS
+from fingercount.config import WHOLE_PHOTO_HEADS
 from fingercount.inference import Engine
+from fingercount.labeling.crops import box_count
 from fingercount.training.evaluate import PREDICT_FLOOR, THRESHOLDS, read_image
 
 if TYPE_CHECKING:
-    from fingercount.labeling.teacher import HandTeacher, TeacherHand
+    from fingercount.labeling.teacher import HandTeacher
 
-HEADS = ("classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks")
-WHOLE_PHOTO_HEADS = ("landmarks+photo", "photo+landmarks")  # they need the landmark model's count of each photo
-CROP_SIZE = 256  # the crop's longer side: the landmark model finds hands far more often enlarged
-CROP_MARGIN = 0.25  # of the box's size on each side: the fingertips a tight box cuts
+__all__ = ["HEADS", "WHOLE_PHOTO_HEADS", "Box", "box_records", "choose_sure", "hand_count", "photo_totals"]
 Box = tuple[int, float, int | None]  # class count, confidence, landmark count (None: no hand found)
-
-
-def hand_crop(frame: np.ndarray, bbox: tuple[float, float, float, float]) -> np.ndarray:
-    """The box with a margin, clipped to the frame, its longer side scaled to CROP_SIZE."""
-    height, width = frame.shape[:2]
-    x1, y1, x2, y2 = bbox
-    dx, dy = (x2 - x1) * CROP_MARGIN, (y2 - y1) * CROP_MARGIN
-    left, top = max(int(x1 - dx), 0), max(int(y1 - dy), 0)
-    right, bottom = min(int(np.ceil(x2 + dx)), width), min(int(np.ceil(y2 + dy)), height)
-    crop = frame[top:bottom, left:right]
-    scale = CROP_SIZE / max(crop.shape[:2])
-    size = (max(round(crop.shape[1] * scale), 1), max(round(crop.shape[0] * scale), 1))
-    return cv2.resize(crop, size, interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_LINEAR)
 
 
 def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) -> list[list[Box]]:
@@ -59,21 +43,10 @@ def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) ->
         boxes: list[Box] = []
         for detection in found:
             assert frame is not None
-            x1, y1, x2, y2 = detection.bbox
-            hands = teacher.label(hand_crop(frame, detection.bbox)) if x2 - x1 >= 2 and y2 - y1 >= 2 else []
-            # The hand nearest the crop's centre is the detector's (a crop can hold a second hand's edge).
-            landmark = _central(hands).count if hands else None
+            landmark = box_count(teacher, frame, detection.bbox)
             boxes.append((detection.fingers, round(float(detection.confidence), 4), landmark))
         records.append(boxes)
     return records
-
-
-def _central(hands: list[TeacherHand]) -> TeacherHand:
-    def distance(hand: TeacherHand) -> float:
-        x1, y1, x2, y2 = hand.box
-        return abs((x1 + x2) / 2 - CROP_SIZE / 2) + abs((y1 + y2) / 2 - CROP_SIZE / 2)
-
-    return min(hands, key=distance)
 
 
 def hand_count(box: Box, head: str, sure: float) -> int:

@@ -104,6 +104,12 @@ def predicted_hands(engine: Engine, images: list[Path], floor: float = PREDICT_F
     return hands
 
 
+def count_floor(engine: Engine, conf: float) -> float:
+    """Where to predict so that keeping the hands at `conf` and above gives the served answer at
+    `conf`: the floor, or `conf` itself for an engine with a count head (registry/count_head.py)."""
+    return conf if getattr(engine, "exact_conf", False) else min(conf, PREDICT_FLOOR)
+
+
 def image_totals(hands: list[list[tuple[int, float]]], conf: float) -> list[int]:
     """Each image's finger count at `conf`: what serving answers at that threshold."""
     return [sum(count for count, p in image if p >= conf) for image in hands]
@@ -163,12 +169,16 @@ def evaluate(
     root, names = read_data_yaml(data_yaml)
     metrics: dict[str, float] = {}
     if conf is None:
+        # The detector's threshold, chosen on its own counts (a count head counts the boxes it keeps).
+        detector: Engine = getattr(engine, "detector", engine)
         val_truth = true_counts(root, "val", names)
-        conf, val_result = choose_threshold(list(val_truth.values()), predicted_hands(engine, list(val_truth)))
+        conf, val_result = choose_threshold(list(val_truth.values()), predicted_hands(detector, list(val_truth)))
+        if detector is not engine:
+            val_result = count_result(list(val_truth.values()), predicted_hands(engine, list(val_truth), conf), conf)
         metrics["val/count_accuracy"] = val_result.accuracy
         metrics["val/count_mae"] = val_result.mae
     test_truth = true_counts(root, "test", names)
-    test_hands = predicted_hands(engine, list(test_truth), min(conf, PREDICT_FLOOR))
+    test_hands = predicted_hands(engine, list(test_truth), count_floor(engine, conf))
     test_result = count_result(list(test_truth.values()), test_hands, conf)
     counts = dict(zip((str(p) for p in test_truth), image_totals(test_hands, conf), strict=True))
     detection, per_class = detection_metrics(weights, data_yaml, engine.imgsz, device, "test")

@@ -320,6 +320,8 @@ def package(
         architecture=config.model.architecture,
         run_id=run_id,
         parent=parent,
+        count_head=config.evaluation.count_head,
+        count_sure=config.evaluation.count_sure,
     )
     out = fitted.save_dir / "package"
     with built_aside(out) as work:
@@ -339,7 +341,7 @@ def evaluate_package(package: ModelPackage, data_yaml: Path, config: TrainingCon
     from fingercount.training.evaluate import evaluate
 
     device = resolve_device(config.device)
-    engine = package.engine("auto", threads=config.training.threads or os.cpu_count() or 1)
+    engine = package.served_engine("auto", threads=config.training.threads or os.cpu_count() or 1)
     report = evaluate(engine, package.weights, data_yaml, device)
     threads = config.training.threads or os.cpu_count() or 1
     report.precisions = precision.measure(package, data_yaml, report.count_conf, threads)

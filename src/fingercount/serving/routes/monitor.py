@@ -24,9 +24,12 @@ def monitor(
 ) -> dict[str, Any]:
     """The served version's agreement with the hand-landmark teacher over the last MONITOR_WINDOW judged
     frames (95 % Wilson interval), the model-vs-teacher count confusion, the baseline the version had on
-    its held-out sets at registration, whether it drifts, and every version seen since the server started."""
+    its held-out sets at registration, whether it drifts, every version seen since the server started, and
+    what the agreement judges (`judges`: not an accuracy when the version's count head asks the same model)."""
     loaded = state.manager.current()
-    return state.monitor.status(None if loaded is None else loaded.info.version, frames)
+    if loaded is None:
+        return state.monitor.status(None, frames)
+    return state.monitor.status(loaded.info.version, frames, loaded.info.count_head)
 
 
 def _review(state: ServingState) -> ReviewStore:

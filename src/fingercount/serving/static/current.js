@@ -15,8 +15,11 @@ export async function refreshCurrent() {
     const badge = $("model-badge");
     if (state.model) {
       const aliases = state.model.aliases.length ? " @" + state.model.aliases.join(" @") : "";
-      badge.textContent = `model: ${state.model.name} v${state.model.version}${aliases} · ${state.model.engine}`;
+      // A version that asks the hand-landmark model to count says so (its count head).
+      const head = state.model.count_head && state.model.count_head !== "classes" ? ` · counts by ${state.model.count_head}` : "";
+      badge.textContent = `model: ${state.model.name} v${state.model.version}${aliases} · ${state.model.engine}${head}`;
       badge.dataset.version = state.model.version;
+      badge.dataset.countHead = state.model.count_head || "classes";
       hideBanner("model");
       listeners.forEach((listener) => listener(state.model));
     } else {

@@ -145,7 +145,7 @@ function handleResult(result) {
   status.textContent = result.dropped_frames ? `${result.dropped_frames} frame(s) dropped (newest wins)` : "";
   if (serving.model && result.model_version !== serving.model.version) refreshCurrent();
   $("predictions").innerHTML = result.predictions
-    .map((p) => `<li>${p.fingers} finger(s) · ${(p.confidence * 100).toFixed(0)}%</li>`).join("");
+    .map((p) => `<li>${p.fingers} finger(s) · ${(p.confidence * 100).toFixed(0)}%${countedBy(p)}</li>`).join("");
   drawBoxes(result);
 }
 
@@ -205,3 +205,9 @@ async function showAgreement() {
 }
 setInterval(showAgreement, 3000);
 showAgreement();
+
+// How a hand was counted, where the version's count head did not use the detector's class.
+function countedBy(prediction) {
+  const how = { landmarks: "landmarks on the box", photo: "landmarks on the frame" }[prediction.counted_by];
+  return how ? ` · ${how}` : "";
+}
