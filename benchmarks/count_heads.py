@@ -1,0 +1,102 @@
+"""What each count head costs a served request: the shipped checkpoint registered once per head
+(`evaluation.count_head`), each served in turn, rounds alternated, the `classes` head the baseline.
+
+    python benchmarks/count_heads.py [--requests 100] [--rounds 2] [--heads classes,landmarks,...]
+
+The frame is a real webcam photo with one hand at 640x480 (what the Live page sends). Prints, per
+head, /predict p50 and p95 at concurrency 1 and WebSocket frames/s, and each against `classes`
+(issue 39's bound for a served head: p50 at most 1.3x, at least 60 frames/s).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import REPO, http_latencies, percentile, real_frame, served, websocket_fps
+
+MODEL = "yolov11-finger-counting"
+CHECKPOINT = "fingercount-hands-n160-balanced"  # what `make demo` serves
+
+
+def register_heads(root: Path, heads: list[str]) -> tuple[str, dict[str, str]]:
+    """The checkpoint registered as it is once per head, in a store under `root`: (URI, head -> version)."""
+    from fingercount.config import load_training_config
+    from fingercount.training.trainer import TrainEnvironment, train
+
+    shutil.copytree(REPO / "configs", root / "configs")
+    os.chdir(root)
+    uri = f"sqlite:///{root / 'mlruns.db'}"
+    env = TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False)
+    base = load_training_config(Path("configs/test_config.yaml"))
+    versions = {}
+    for head in heads:
+        config = base.model_copy(
+            update={
+                "model": base.model.model_copy(update={"weights": CHECKPOINT}),
+                "dataset": base.dataset.model_copy(update={"img_size": 160}),
+                "training": base.training.model_copy(update={"epochs": 0}),
+                "export": base.export.model_copy(update={"int8": False}),
+                "evaluation": base.evaluation.model_copy(update={"count_head": head}),
+                "mlflow": base.mlflow.model_copy(update={"experiment_name": "count-head-benchmark"}),
+            }
+        )
+        versions[head] = str(train(config, env).model_version)
+    return uri, versions
+
+
+def measure(uri: str, work: Path, version: str, image: bytes, requests: int) -> dict[str, float]:
+    with served(uri, work, MODEL, version) as (base, state):
+        assert state["model"]["version"] == version
+        http_latencies(base, image, 10, 1)  # warm-up: each serving thread makes its landmark model
+        latencies = http_latencies(base, image, requests, 1)
+        fps = websocket_fps(base, image, requests)
+    return {"p50": statistics.median(latencies), "p95": percentile(latencies, 0.95), "fps": fps}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--heads", default="classes,landmarks,arbitrated,landmarks+photo,photo+landmarks")
+    args = parser.parse_args()
+
+    from fingercount.settings import quiet_third_parties
+
+    quiet_third_parties()
+    heads = args.heads.split(",")
+    if heads[0] != "classes":
+        heads = ["classes", *(h for h in heads if h != "classes")]  # the baseline
+    image = real_frame()
+    work = Path(tempfile.mkdtemp(prefix="fc-heads-bench-"))
+    uri, versions = register_heads(work, heads)
+    runs: dict[str, list[dict[str, float]]] = {head: [] for head in heads}
+    for round_ in range(args.rounds):
+        for head in heads if round_ % 2 == 0 else heads[::-1]:  # alternated
+            runs[head].append(measure(uri, work, versions[head], image, args.requests))
+    shutil.rmtree(work, ignore_errors=True)
+
+    def median(head: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[head])
+
+    print(f"count heads: one-hand webcam photo at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
+    print(
+        f"{'head':<18} {'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12} {'p50 / classes':>14} {'frames/s / classes':>19}"
+    )
+    for head in heads:
+        p50, fps = median(head, "p50"), median(head, "fps")
+        print(
+            f"{head:<18} {p50:>8.2f} {median(head, 'p95'):>8.2f} {fps:>12.1f} "
+            f"{p50 / median('classes', 'p50'):>13.2f}x {fps / median('classes', 'fps'):>18.2f}x"
+        )
+    print("bound for a served head (issue 39): p50 <= 1.3x classes, WebSocket >= 60 frames/s at 640 px")
+
+
+if __name__ == "__main__":
+    main()
