@@ -1,6 +1,6 @@
 """A count head end to end: the package records it, `/predict` and the WebSocket answer exactly what
 evaluation measured on the same real photos, `/models/current` names it, every hand says how it was
-counted, and `/monitor` says its agreement is no accuracy."""
+counted, `/monitor` says its agreement is no accuracy, and the dashboard names the head."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import json
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -17,9 +18,10 @@ from fingercount.config import EvalSetConfig, EvaluationConfig
 from fingercount.registry.package import ModelPackage
 from fingercount.training.trainer import TrainResult, train
 from tests.conftest import real_photos
+from tests.e2e.conftest import ConsoleLog, screenshot
 from tests.workspace import Workspace, running_server, serving_settings, wait_for
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 MODEL = "count-head"  # a registered model of its own: the shared one's version numbers stay as they are
 
 
@@ -100,3 +102,19 @@ def test_the_model_and_the_monitor_say_how_it_counts(server: str) -> None:
     judges = httpx.get(f"{server}/monitor").json()["judges"]
     assert judges["independent"] is False
     assert "agreeing with itself" in judges["what"]
+
+
+def test_the_dashboard_names_the_head_and_lists_how_each_hand_was_counted(browser: Any, server: str) -> None:
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    page = context.new_page()
+    console = ConsoleLog(page)
+    try:
+        page.goto(f"{server}/#/live")
+        page.wait_for_function("() => document.getElementById('model-badge').dataset.countHead === 'landmarks+photo'")
+        assert "counts by landmarks+photo" in page.text_content("#model-badge")
+        page.get_by_role("button", name="Start camera").click()
+        page.wait_for_function("() => parseFloat(document.getElementById('fps').textContent) > 0", timeout=30000)
+        screenshot(page, "live-count-head")
+    finally:
+        context.close()
+    assert console.errors == []
