@@ -59,6 +59,17 @@ def real_photos(per_count: int) -> dict[int, list[Path]]:
     return chosen
 
 
+def count_folders(root: Path, per_count: int) -> Path:
+    """`root/<count>/*.jpg`: `per_count` real photos of each count (what `eval --counts` reads)."""
+    import shutil
+
+    for count, photos in real_photos(per_count).items():
+        (root / str(count)).mkdir(parents=True)
+        for photo in photos:
+            shutil.copy(photo, root / str(count) / photo.name)
+    return root
+
+
 def run_cli(
     args: list[str], monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> tuple[int, str, str]:

@@ -5,7 +5,6 @@ counted, `/monitor` says its agreement is no accuracy, and the dashboard names t
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from websockets.sync.client import connect
 from fingercount.config import EvalSetConfig, EvaluationConfig
 from fingercount.registry.package import ModelPackage
 from fingercount.training.trainer import TrainResult, train
-from tests.conftest import real_photos
+from tests.conftest import count_folders
 from tests.e2e.conftest import ConsoleLog, screenshot
 from tests.workspace import Workspace, running_server, serving_settings, wait_for
 
@@ -28,12 +27,7 @@ MODEL = "count-head"  # a registered model of its own: the shared one's version 
 @pytest.fixture(scope="module")
 def counted(tmp_path_factory: pytest.TempPathFactory, real_hands: Path) -> Path:
     """Count folders of real photos, 3 of each count."""
-    root = tmp_path_factory.mktemp("counted")
-    for count, photos in real_photos(per_count=3).items():
-        (root / str(count)).mkdir()
-        for photo in photos:
-            shutil.copy(photo, root / str(count) / photo.name)
-    return root
+    return count_folders(tmp_path_factory.mktemp("counted"), per_count=3)
 
 
 @pytest.fixture(scope="module")

@@ -4,14 +4,13 @@ registered version, the gate on a named set, and `eval --counts` checked by hand
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
 from fingercount.config import EvalSetConfig, EvaluationConfig
 from fingercount.training.trainer import TrainResult, train
-from tests.conftest import real_photos, run_cli
+from tests.conftest import count_folders, run_cli
 from tests.workspace import Workspace
 
 pytestmark = pytest.mark.slow
@@ -21,12 +20,7 @@ NAME = "yolov11-finger-counting"
 @pytest.fixture(scope="module")
 def tiny_counts(tmp_path_factory: pytest.TempPathFactory, real_hands: Path) -> Path:
     """Count folders with 2 real photos of each count."""
-    root = tmp_path_factory.mktemp("counts")
-    for count, photos in real_photos(per_count=2).items():
-        (root / str(count)).mkdir()
-        for photo in photos:
-            shutil.copy(photo, root / str(count) / photo.name)
-    return root
+    return count_folders(tmp_path_factory.mktemp("counts"), per_count=2)
 
 
 @pytest.fixture(scope="module")
