@@ -60,7 +60,8 @@ def test_named_sets_are_logged_stored_and_listed(
     assert version["eval_sets"]["real"]["teacher_count_accuracy"] == pytest.approx(
         metrics["eval/real/teacher/count_accuracy"], abs=1e-5
     )
-    listed = {v["version"]: v for v in workspace.registry().list_models()[0]["versions"]}
+    (model,) = [m for m in workspace.registry().list_models() if m["name"] == NAME]  # the workspace has others
+    listed = {v["version"]: v for v in model["versions"]}
     assert set(listed[str(fine_tuned.model_version)]["eval_sets"]) == {"heldout", "real"}
 
 
