@@ -16,7 +16,7 @@ from websockets.sync.client import connect
 from fingercount.config import EvalSetConfig, EvaluationConfig
 from fingercount.registry.package import ModelPackage
 from fingercount.training.trainer import TrainResult, train
-from tests.conftest import count_folders
+from tests.conftest import count_folders, run_cli
 from tests.e2e.conftest import ConsoleLog, screenshot
 from tests.workspace import Workspace, running_server, serving_settings, wait_for
 
@@ -79,6 +79,25 @@ def test_served_exactly_as_evaluated(server: str, headed: TrainResult, counted: 
         for photo, (_, predicted) in list(evaluated.items())[:5]:
             ws.send((counted / photo).read_bytes())
             assert json.loads(ws.recv(timeout=60))["finger_count"] == max(predicted, 0)
+
+
+def test_eval_on_the_cli_counts_with_the_head_too(
+    workspace: Workspace,
+    headed: TrainResult,
+    counted: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert headed.evaluation is not None
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", workspace.tracking_uri)
+    out = workspace.root / "headed-counts.json"
+    model = f"models:/{MODEL}/{headed.model_version}"
+    conf = str(headed.evaluation.count_conf)
+    code, _, err = run_cli(
+        ["eval", "-m", model, "--counts", str(counted), "--conf", conf, "--report", str(out)], monkeypatch, capsys
+    )
+    assert code == 0, err
+    assert json.loads(out.read_text())["model"]["accuracy"] == headed.evaluation.metrics["eval/real/count_accuracy"]
 
 
 def test_the_whole_frame_answers_where_no_box_is_kept(server: str, counted: Path) -> None:

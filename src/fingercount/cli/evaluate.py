@@ -86,13 +86,14 @@ def _eval_counts(engine: Engine, counts: Path, conf: float | None, with_teacher:
 
 
 def model_engine(model: str, engine: str, imgsz: int | None) -> tuple[Path, Engine, float | None]:
-    """(weights, inference engine, stored counting threshold) for a weights path or a registry URI."""
+    """(weights, inference engine, stored counting threshold) for a weights path or a registry URI (a
+    registered version counts with its count head, as it is served)."""
     from fingercount.errors import ModelNotFoundError
     from fingercount.inference import build_engine
 
     if model.startswith("models:/"):
         _, package = registry().fetch_uri(model)
-        return package.weights, package.engine(engine), package.metadata.count_conf
+        return package.weights, package.served_engine(engine), package.metadata.count_conf
     path = Path(model)
     if not path.is_file():
         raise ModelNotFoundError(f"{path}: no such weights file")
