@@ -27,6 +27,7 @@ from fingercount.config import PasteConfig
 from fingercount.errors import ConfigError
 from fingercount.files import image_files
 from fingercount.labeling.teacher import HandTeacher
+from fingercount.labeling.verify import iou
 from fingercount.training.source_weights import source_of
 
 PASTED = "pasted"  # the composites' source name (their file names start `pasted__`)
@@ -69,7 +70,7 @@ def pasted_data_yaml(
     """A data.yaml in `out` whose training list is `data_yaml`'s plus `paste.images` composites made
     from the training photos of `sources` in the `prepared` dataset; (its path, composites written)."""
     spec = yaml.safe_load(data_yaml.read_text(encoding="utf-8"))
-    listed = _training_list(spec, data_yaml.parent, prepared)
+    listed = _training_list(spec, prepared)
     real = [image for image in image_files(prepared / "images" / "train") if source_of(image) in sources]
     backgrounds = [Background(source_of(i) or "", i, read_labels(_label_path(prepared, i))) for i in real]
     if len({b.source for b in backgrounds}) < 2:
@@ -98,19 +99,19 @@ def pasted_data_yaml(
     (out / "train.txt").write_text("".join(f"{image}\n" for image in [*listed, *written]), encoding="utf-8")
     spec["train"] = str((out / "train.txt").resolve())
     for split in ("val", "test"):
-        spec[split] = str(_resolve(spec[split], data_yaml.parent, prepared))
+        spec[split] = str(_resolve(spec[split], prepared))
     (out / "data.yaml").write_text(yaml.safe_dump(spec, sort_keys=False, allow_unicode=True), encoding="utf-8")
     return out / "data.yaml", len(written)
 
 
-def _resolve(entry: str, here: Path, prepared: Path) -> Path:
+def _resolve(entry: str, prepared: Path) -> Path:
     path = Path(entry)
     return path if path.is_absolute() else (prepared / path).resolve()
 
 
-def _training_list(spec: dict[str, object], here: Path, prepared: Path) -> list[Path]:
+def _training_list(spec: dict[str, object], prepared: Path) -> list[Path]:
     """The images the training reads now: a list file (weighted sources) or the prepared folder."""
-    train = _resolve(str(spec["train"]), here, prepared)
+    train = _resolve(str(spec["train"]), prepared)
     if train.suffix == ".txt":
         return [Path(line) for line in train.read_text(encoding="utf-8").splitlines() if line.strip()]
     return [image.resolve() for image in image_files(train)]
@@ -137,14 +138,6 @@ def _yolo_line(class_id: int, box: Box, width: int, height: int) -> str:
     x1, y1, x2, y2 = box
     centre = f"{(x1 + x2) / 2 / width:.6f} {(y1 + y2) / 2 / height:.6f}"
     return f"{class_id} {centre} {(x2 - x1) / width:.6f} {(y2 - y1) / height:.6f}\n"
-
-
-def iou(a: Box, b: Box) -> float:
-    inter_w = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    inter_h = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = inter_w * inter_h
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
 
 
 def cut_out(backgrounds: list[Background], progress: bool = True) -> list[Cutout]:

@@ -15,7 +15,8 @@ from pydantic import ValidationError
 from fingercount.config import PasteConfig, TrainingConfig
 from fingercount.errors import ConfigError
 from fingercount.labeling.teacher import HandTeacher
-from fingercount.training.paste import iou, pasted_data_yaml, read_labels
+from fingercount.labeling.verify import iou
+from fingercount.training.paste import pasted_data_yaml, read_labels
 from fingercount.training.yolo import train_args
 from tests.conftest import real_photos
 
