@@ -64,7 +64,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--heads", default="classes,landmarks,arbitrated,landmarks+photo,photo+landmarks")
+    parser.add_argument("--heads", default="classes,landmarks,arbitrated,landmarks+photo,photo+landmarks,sure+photo")
     args = parser.parse_args()
 
     from fingercount.settings import quiet_third_parties

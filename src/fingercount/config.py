@@ -348,9 +348,13 @@ class EvalSetConfig(StrictModel):
 
 # How a found hand's fingers are counted (registry/count_head.py): the detector's class, or the
 # hand-landmark model on its crop, or on the whole photo, in the orders their names say.
-CountHead = Literal["classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks"]
+CountHead = Literal["classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks", "sure+photo"]
 COUNT_HEADS: tuple[str, ...] = get_args(CountHead)
-WHOLE_PHOTO_HEADS = ("landmarks+photo", "photo+landmarks")  # they run the landmark model on the whole photo
+WHOLE_PHOTO_HEADS = (
+    "landmarks+photo",
+    "photo+landmarks",
+    "sure+photo",
+)  # they run the landmark model on the whole photo
 
 
 class EvaluationConfig(StrictModel):
@@ -362,7 +366,10 @@ class EvaluationConfig(StrictModel):
         "classes", description="how the version counts a found hand; any but classes needs the label extra"
     )
     count_sure: float = Field(
-        0.7, gt=0, le=1.01, description="arbitrated: the detector's class at this confidence and above, else landmarks"
+        0.7,
+        gt=0,
+        le=1.01,
+        description="arbitrated and sure+photo: the detector's class at this confidence and above, else landmarks",
     )
 
 

@@ -89,7 +89,14 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     final = json.loads((tmp_path / "results/flip--other--seed1--stage2.json").read_text())
     assert final["starts_from"] == "baseline--other--seed1--stage1"
     assert final["settings"] == {"augmentation.fliplr": 0.0}
-    assert set(final["heads"]) == {"classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks"}
+    assert set(final["heads"]) == {
+        "classes",
+        "landmarks",
+        "arbitrated",
+        "landmarks+photo",
+        "photo+landmarks",
+        "sure+photo",
+    }
     # The class head, recomputed from the kept boxes, is the model's count as measured (as served).
     assert final["heads"]["classes"]["accuracy"] == final["model"]["accuracy"]
     assert len(final["boxes"]["left_out"]) == 12

@@ -6,7 +6,9 @@ the pyfunc and evaluation count alike:
 - `landmarks`: the hand-landmark model on each box's crop, the class where it finds no hand;
 - `arbitrated`: the class where the detector's confidence is at least `count_sure`, else landmarks;
 - `landmarks+photo`: landmarks; where the detector keeps no box, the landmark model on the frame;
-- `photo+landmarks`: the landmark model on the frame; where it finds no hand, landmarks on the boxes.
+- `photo+landmarks`: the landmark model on the frame; where it finds no hand, landmarks on the boxes;
+- `sure+photo`: the class where the detector is sure (>= `count_sure`) of every box it keeps, else
+  `photo+landmarks` (sure boxes keep their class): the landmark model runs only where it is unsure.
 
 A hand the landmark model finds on the whole frame comes back with confidence 1.0: its count does
 not depend on the detector's threshold. Each answer says how it was counted (`counted_by`).
@@ -55,18 +57,29 @@ class HeadEngine:
         weakref.finalize(self, _close_all, self._teachers)
 
     def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
-        found = self.detector.predict(frame, conf)
         teacher = self._teacher()
-        if self.head == "photo+landmarks" or (self.head == "landmarks+photo" and not found):
-            hands = teacher.label(frame)
-            if hands:
-                return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in hands]
+        if self.head == "photo+landmarks":  # the detector runs only where the landmark model finds no hand
+            counted = self._whole_frame(frame, teacher)
+            if counted:
+                return counted
+        found = self.detector.predict(frame, conf)
+        if self.head == "sure+photo":
+            if found and min(d.confidence for d in found) >= self.sure:
+                return found
+            counted = self._whole_frame(frame, teacher)
+            if counted:
+                return counted
+        if self.head == "landmarks+photo" and not found:
+            return self._whole_frame(frame, teacher)
         return [self._by_landmarks(frame, detection, teacher) for detection in found]
+
+    def _whole_frame(self, frame: np.ndarray, teacher: HandTeacher) -> list[Detection]:
+        return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in teacher.label(frame)]
 
     def _by_landmarks(self, frame: np.ndarray, detection: Detection, teacher: HandTeacher) -> Detection:
         from fingercount.labeling.crops import box_count
 
-        if self.head == "arbitrated" and detection.confidence >= self.sure:
+        if self.head in ("arbitrated", "sure+photo") and detection.confidence >= self.sure:
             return detection
         count = box_count(teacher, frame, detection.bbox)
         if count is None:

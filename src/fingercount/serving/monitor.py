@@ -301,7 +301,10 @@ def judges(count_head: str) -> dict[str, Any]:
     else:
         what = (
             "little: the served count is the landmark model's own on the whole frame wherever "
-            + ("it finds a hand" if count_head == "photo+landmarks" else "the detector finds none")
+            + {
+                "photo+landmarks": "it finds a hand",
+                "sure+photo": "the detector is unsure and it finds a hand",
+            }.get(count_head, "the detector finds none")
             + ", so agreement there is the model agreeing with itself, not an accuracy"
         )
     return {"independent": False, "what": what}

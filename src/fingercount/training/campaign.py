@@ -213,7 +213,9 @@ def heads(boxes: dict[str, Any], whole: dict[str, int], count_conf: float) -> di
             continue  # a result from before the whole-photo counts were recorded
         totals = photo_totals(records, count_conf, head, sure, [whole.get(photo, -1) for photo in photos])
         counted[head] = report(truth, totals).to_dict()
-    counted["arbitrated"]["sure"] = sure
+    for head in ("arbitrated", "sure+photo"):  # both by the threshold chosen above
+        if head in counted:
+            counted[head]["sure"] = sure
     return counted
 
 

@@ -8,7 +8,10 @@ found it.
 - `landmarks+photo`: as `landmarks`, and where the detector keeps no box at all, the landmark model
   on the whole photo (on people it never met the detector found no hand on over half the photos);
 - `photo+landmarks`: the other way round: the landmark model on the whole photo, and where it finds
-  no hand, the `landmarks` head on the detector's boxes (the detector rescues the hands it misses).
+  no hand, the `landmarks` head on the detector's boxes (the detector rescues the hands it misses);
+- `sure+photo`: the class where the detector is sure of every hand it keeps (confidence >= the
+  arbitrated head's threshold), else `photo+landmarks` with the class kept for the sure boxes: the
+  whole-photo count on people and rooms the detector never met, its own where it has.
 
 Each photo is recorded once as its boxes — (class count, confidence, landmark count or None) —
 so every head, at any threshold, is a pure function of the records: a campaign result keeps the
@@ -52,7 +55,7 @@ def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) ->
 def hand_count(box: Box, head: str, sure: float) -> int:
     """One hand's fingers by `head` (`sure`: the arbitrated head's confidence threshold)."""
     fingers, confidence, landmark = box
-    if head == "classes" or landmark is None or (head == "arbitrated" and confidence >= sure):
+    if head == "classes" or landmark is None or (head in ("arbitrated", "sure+photo") and confidence >= sure):
         return fingers
     return landmark
 
@@ -68,7 +71,9 @@ def photo_totals(
     for index, boxes in enumerate(records):
         photo = whole[index] if whole is not None else -1
         kept = [box for box in boxes if box[1] >= conf]
-        if head == "photo+landmarks" and photo >= 0:
+        if head == "sure+photo" and kept and min(box[1] for box in kept) >= sure:
+            totals.append(sum(box[0] for box in kept))
+        elif head in ("photo+landmarks", "sure+photo") and photo >= 0:
             totals.append(photo)
         elif kept:
             totals.append(sum(hand_count(box, head, sure) for box in kept))

@@ -11,6 +11,7 @@ import pytest
 
 from fingercount import checkpoints
 from fingercount.errors import ModelLoadError
+from fingercount.inference import Detection
 from fingercount.inference.engines import UltralyticsEngine
 from fingercount.labeling.crops import box_count
 from fingercount.labeling.teacher import HandTeacher
@@ -80,6 +81,39 @@ def test_the_whole_frame_where_the_detector_keeps_no_box(detector: UltralyticsEn
             assert {h.counted_by for h in fallback.predict(frame, CONF)} <= {"landmarks", "classes"}
             # The frame first, whatever the detector finds.
             assert [h.fingers for h in photo_first.predict(frame, CONF)] == [w.count for w in whole]
+
+
+def test_the_photo_first_head_runs_the_detector_only_where_the_frame_has_no_hand(
+    detector: UltralyticsEngine, frames: list[np.ndarray]
+) -> None:
+    calls: list[float] = []
+
+    class Counted:  # the real detector, its calls counted
+        name, imgsz, precision = detector.name, detector.imgsz, detector.precision
+
+        def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
+            calls.append(conf)
+            return detector.predict(frame, conf)
+
+    photo_first = HeadEngine(Counted(), "photo+landmarks", 0.7, NAMES)  # type: ignore[arg-type]
+    for frame in frames:
+        assert photo_first.predict(frame, CONF)
+    assert calls == []  # every frame has a hand the landmark model finds: its cost is the landmark model's alone
+    blank = np.full_like(frames[0], 127)
+    assert photo_first.predict(blank, CONF) == detector.predict(blank, CONF)
+    assert calls == [CONF]
+
+
+def test_sure_photo_answers_the_detector_where_it_is_sure_and_the_frame_where_not(
+    detector: UltralyticsEngine, frames: list[np.ndarray]
+) -> None:
+    always_sure = HeadEngine(detector, "sure+photo", 0.01, NAMES)
+    never_sure = HeadEngine(detector, "sure+photo", 1.01, NAMES)
+    photo_first = HeadEngine(detector, "photo+landmarks", 0.7, NAMES)
+    for frame in frames:
+        assert always_sure.predict(frame, CONF) == detector.predict(frame, CONF)
+        assert never_sure.predict(frame, CONF) == photo_first.predict(frame, CONF)
+        assert {h.counted_by for h in never_sure.predict(frame, CONF)} == {"photo"}
 
 
 def test_a_head_without_the_landmark_model_is_refused_with_the_install_command(

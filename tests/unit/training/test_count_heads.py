@@ -26,13 +26,22 @@ WHOLE = [3, 2, -1, 1, 0]  # the landmark model on each whole photo
         ("arbitrated", 0.8, [2, 4, 5, -1, -1]),  # the sure box keeps its class
         ("landmarks+photo", 1.0, [3, 4, 5, 1, 0]),  # no box kept: the whole photo's landmark count
         ("photo+landmarks", 1.0, [3, 2, 5, 1, 0]),  # the whole photo first; its miss: the boxes' landmarks
+        ("sure+photo", 0.8, [2, 2, 5, 1, 0]),  # sure of every kept box: its class; else as photo+landmarks
     ],
 )
 def test_each_head_counts_the_kept_boxes_its_own_way(head: str, sure: float, expected: list[int]) -> None:
     assert photo_totals(RECORDS, 0.3, head, sure, WHOLE) == expected  # type: ignore[arg-type]
 
 
-@pytest.mark.parametrize("head", ["landmarks+photo", "photo+landmarks"])
+def test_sure_photo_keeps_the_class_only_where_the_detector_is_sure_of_every_hand() -> None:
+    two_hands = [[(2, 0.9, 3), (1, 0.5, 4)]]  # one sure box, one unsure
+    assert photo_totals(two_hands, 0.3, "sure+photo", 0.8, [5]) == [5]  # unsure of one: the whole photo
+    assert photo_totals(two_hands, 0.3, "sure+photo", 0.4, [5]) == [3]  # sure of both: the classes
+    # The landmark model finds no hand in the photo: the sure box keeps its class, the unsure one its crop's count.
+    assert photo_totals(two_hands, 0.3, "sure+photo", 0.8, [-1]) == [2 + 4]
+
+
+@pytest.mark.parametrize("head", ["landmarks+photo", "photo+landmarks", "sure+photo"])
 def test_a_whole_photo_head_refuses_to_guess_without_the_whole_photo_counts(head: str) -> None:
     with pytest.raises(ValueError, match="whole photo"):
         photo_totals(RECORDS, 0.3, head)
@@ -60,9 +69,15 @@ def test_heads_choose_their_rule_on_the_other_sources_never_on_the_left_out_one(
     assert counted["landmarks+photo"]["accuracy"] == 1.0
     assert counted["landmarks+photo"]["no_hand"] == 0.0
     assert counted["photo+landmarks"]["accuracy"] == 1.0
+    assert counted["sure+photo"]["sure"] == counted["arbitrated"]["sure"]  # the same rule, chosen once
+    assert counted["sure+photo"]["accuracy"] == 0.5  # the sure box's wrong class; the whole photo of d.jpg
 
 
 def test_a_result_without_whole_photo_counts_is_judged_on_the_heads_it_can() -> None:
     found = {"boxes": {"left_out": {"c.jpg": [3, [[2, 0.9, 3]]]}}, "count_conf": 0.3}
     assert set(result_heads(found)) == {"classes", "landmarks", "arbitrated"}
-    assert set(result_heads({**found, "teacher_photos": {"c.jpg": 3}})) >= {"landmarks+photo", "photo+landmarks"}
+    assert set(result_heads({**found, "teacher_photos": {"c.jpg": 3}})) >= {
+        "landmarks+photo",
+        "photo+landmarks",
+        "sure+photo",
+    }
