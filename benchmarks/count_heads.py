@@ -25,7 +25,7 @@ MODEL = "yolov11-finger-counting"
 CHECKPOINT = "fingercount-hands-n160-balanced"  # what `make demo` serves
 
 
-def register_heads(root: Path, heads: list[str]) -> tuple[str, dict[str, str]]:
+def register_heads(root: Path, heads: list[str], sure: float) -> tuple[str, dict[str, str]]:
     """The checkpoint registered as it is once per head, in a store under `root`: (URI, head -> version)."""
     from fingercount.config import load_training_config
     from fingercount.training.trainer import TrainEnvironment, train
@@ -43,7 +43,7 @@ def register_heads(root: Path, heads: list[str]) -> tuple[str, dict[str, str]]:
                 "dataset": base.dataset.model_copy(update={"img_size": 160}),
                 "training": base.training.model_copy(update={"epochs": 0}),
                 "export": base.export.model_copy(update={"int8": False}),
-                "evaluation": base.evaluation.model_copy(update={"count_head": head}),
+                "evaluation": base.evaluation.model_copy(update={"count_head": head, "count_sure": sure}),
                 "mlflow": base.mlflow.model_copy(update={"experiment_name": "count-head-benchmark"}),
             }
         )
@@ -65,6 +65,7 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=100)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--heads", default="classes,landmarks,arbitrated,landmarks+photo,photo+landmarks,sure+photo")
+    parser.add_argument("--sure", type=float, default=0.75, help="count_sure of arbitrated and sure+photo (the demo's)")
     args = parser.parse_args()
 
     from fingercount.settings import quiet_third_parties
@@ -75,7 +76,7 @@ def main() -> None:
         heads = ["classes", *(h for h in heads if h != "classes")]  # the baseline
     image = real_frame()
     work = Path(tempfile.mkdtemp(prefix="fc-heads-bench-"))
-    uri, versions = register_heads(work, heads)
+    uri, versions = register_heads(work, heads, args.sure)
     runs: dict[str, list[dict[str, float]]] = {head: [] for head in heads}
     for round_ in range(args.rounds):
         for head in heads if round_ % 2 == 0 else heads[::-1]:  # alternated

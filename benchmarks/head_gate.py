@@ -6,8 +6,9 @@ real promotion gate (McNemar's paired test, per set and over all of them) decide
     python benchmarks/head_gate.py [--head sure+photo] [--config configs/demo_config.yaml]
 
 The threshold of a head that keeps the detector's class where it is sure (`arbitrated`,
-`sure+photo`) is chosen as the campaign chooses it: the one that counts most of the val split's real
-photos right by the arbitrated rule (ties to the higher); never on the held-out sets it is gated on.
+`sure+photo`) is `--sure`, or else chosen on the val split's real photos as the campaign chooses it
+(the one that counts most of them right by the arbitrated rule, ties to the higher) — printed either
+way; never chosen on the held-out sets it is gated on.
 
 Issue 39 ships a head that won the leave-out campaign only if no held-out set gets worse beyond
 noise; the gate's answer (and each set's paired counts) says whether it does. Needs the shared real
@@ -33,6 +34,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--head", default="sure+photo")
     parser.add_argument("--config", type=Path, default=REPO / "configs/demo_config.yaml")
+    parser.add_argument("--sure", type=float, help="the detector's class at this confidence and above")
     args = parser.parse_args()
 
     from fingercount.config import load_training_config
@@ -62,9 +64,12 @@ def main() -> None:
         results[head] = train(config, env, config_path=args.config, prepared=prepared)
         if head == "classes":
             sure = val_sure(results[head], prepared.out / "data.yaml")
-            print(f"count_sure chosen on the val split's real photos: {sure}")
+            print(f"count_sure chosen on the val split's real photos: {sure}; used: {args.sure or sure}")
+            sure = args.sure or sure
     current, candidate = (results[head] for head in ("classes", args.head))
-    assert current.model_version and candidate.model_version and current.evaluation and candidate.evaluation
+    for result in (current, candidate):
+        assert result.model_version, "the demo config registers"
+        assert result.evaluation, "registering evaluates"
     registry.promote(name, current.model_version, ALIAS, force=True)
     decision = registry.promote(name, candidate.model_version, ALIAS, base.mlflow.promotion_metric)
     before, after = outcomes(current.evaluation.sets), outcomes(candidate.evaluation.sets)

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from fingercount.serving.metrics import ServingMetrics
-from fingercount.serving.monitor import MIN_JUDGED, Monitor, baseline_of, wilson
+from fingercount.serving.monitor import MIN_JUDGED, Monitor, baseline_of, judges, wilson
 from fingercount.settings import Settings
 from tests.conftest import real_photos
 
@@ -167,3 +167,20 @@ def test_the_judge_keeps_to_its_share_of_a_core(photos: list[tuple[np.ndarray, i
     busy = totals["teacher_ms"] * (totals["judged"] + totals["skipped"]) / 1000
     assert totals["dropped"] > 10 * (totals["judged"] + totals["skipped"])
     assert busy / 3 < 0.1, totals  # about 5 % of one core over the 3 s
+
+
+@pytest.mark.parametrize(
+    ("head", "independent", "says"),
+    [
+        ("classes", True, "the detector's counts"),
+        ("landmarks", False, "not an accuracy"),
+        ("arbitrated", False, "where the detector is unsure"),
+        ("landmarks+photo", False, "wherever the detector finds none"),
+        ("photo+landmarks", False, "wherever it finds a hand"),
+        ("sure+photo", False, "wherever the detector is unsure and it finds a hand"),
+    ],
+)
+def test_the_monitor_says_what_the_teacher_judges_under_each_head(head: str, independent: bool, says: str) -> None:
+    judged = judges(head)
+    assert judged["independent"] is independent
+    assert says in judged["what"]
