@@ -113,6 +113,8 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert "3 of 3 runs done." in printed
     assert "| baseline | classes | **" in printed
     assert "| flip | landmarks | **" in printed
+    assert "Against the control (the baseline's class head), by the written rule:" in printed
+    assert "- flip / classes: does not win" in printed or "- flip / classes: **wins**" in printed
     assert "| flip | landmarks+photo | **" in printed
     assert "| teacher | landmarks on the photo |" in printed
 

@@ -63,6 +63,9 @@ def campaign_report(
 
     plan = campaign.load_plan(plan_path)
     typer.echo(campaign.report_table(plan))
+    typer.echo("\nAgainst the control (the baseline's class head), by the written rule:")
+    for line in campaign.verdicts(plan) or ["- nothing to compare yet"]:
+        typer.echo(line)
     if per_count:
         typer.echo("")
         typer.echo(campaign.per_count_table(plan))

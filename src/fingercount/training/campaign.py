@@ -353,6 +353,48 @@ def _arm_minutes(plan: Plan, run: PlannedRun, results: dict[str, dict[str, Any]]
     return total
 
 
+def verdicts(plan: Plan) -> list[str]:
+    """The written rule applied to every (lever, head) against the control (the baseline's class
+    head): it wins if, on every left-out source, its mean over all seeds beats the control's by more
+    than the larger of the two spreads; one source lost or level beyond that, and it does not."""
+    results = load_results(plan)
+    last, control_lever = len(plan.stages), BASELINE
+
+    def arm(lever: str, head: str, source: str) -> list[float]:
+        finals = [results.get(PlannedRun(lever, source, seed, last).key) for seed in plan.seeds]
+        return [f["heads"][head]["accuracy"] for f in finals if f and head in f.get("heads", {})]
+
+    lines = []
+    for lever in plan.levers:
+        for head in HEADS:
+            if (lever, head) == (control_lever, "classes"):
+                continue
+            parts, outcomes = [], []
+            for source in plan.sources:
+                ours, control = arm(lever, head, source), arm(control_lever, "classes", source)
+                if not ours or not control:
+                    parts.append(f"{source}: not run")
+                    outcomes.append("open")
+                    continue
+                gain = statistics.fmean(ours) - statistics.fmean(control)
+                noise = max(max(ours) - min(ours), max(control) - min(control))
+                complete = len(ours) == len(control) == len(plan.seeds)
+                outcome = "win" if gain > noise else "lose" if gain < -noise else "level"
+                outcomes.append(outcome if complete else "open")
+                seeds = "" if complete else f", {min(len(ours), len(control))} of {len(plan.seeds)} seeds"
+                parts.append(f"{source} {gain * 100:+.1f} points (spread {noise * 100:.1f}{seeds})")
+            if all(part.endswith("not run") for part in parts):
+                continue
+            if all(outcome == "win" for outcome in outcomes):
+                verdict = "**wins**"
+            elif any(outcome in ("lose", "level") for outcome in outcomes):
+                verdict = "does not win"
+            else:
+                verdict = "open"
+            lines.append(f"- {lever} / {head}: {verdict} — " + "; ".join(parts))
+    return lines
+
+
 def per_count_table(plan: Plan, head: str = "classes") -> str:
     """Markdown: per lever and left-out source, the accuracy on each true count (mean over seeds)."""
     results = load_results(plan)
