@@ -86,6 +86,7 @@ def test_demo_serves_a_counting_dashboard_and_reuses_its_model(browser: Any, tmp
         wait_until_serving(port, ui_port)
         current = httpx.get(f"{base}/models/current").json()["model"]
         assert (current["version"], current["aliases"]) == ("1", ["production"])  # served before any training
+        assert current["count_head"] == "sure+photo", "the demo serves the head that won the leave-out campaign"
         registry = Registry(f"sqlite:///{root / 'mlruns.db'}", tmp_path / "cache")
         served = registry.fetch("yolov11-finger-counting", "1").weights
         card = checkpoints.card("fingercount-hands-n160-balanced")

@@ -47,6 +47,11 @@ def models_checkpoints() -> None:
         about = card(name)
         figures = "  ".join(f"{set_name} {value:.1%}" for set_name, value in about.get("count_accuracy", {}).items())
         typer.echo(f"{name}  {about['architecture']} {about['imgsz']} px  {figures}")
+        served = about.get("served_by_demo")
+        if served:
+            figures = "  ".join(f"{set_name} {value:.1%}" for set_name, value in served["count_accuracy"].items())
+            head = f"the {served['count_head']} head (count_sure {served['count_sure']})"
+            typer.echo(f"  make demo counts with {head}: {figures}")
     if not shipped():
         typer.echo("no checkpoint is shipped with this install")
 

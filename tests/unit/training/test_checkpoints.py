@@ -9,10 +9,10 @@ from pathlib import Path
 import pytest
 
 from fingercount import checkpoints
-from fingercount.config import TrainingConfig
+from fingercount.config import TrainingConfig, load_training_config
 from fingercount.errors import ConfigError
 from fingercount.training.yolo import model_source
-from tests.conftest import run_cli
+from tests.conftest import CONFIGS, run_cli
 
 
 def test_a_checkpoint_is_shipped_and_matches_its_card() -> None:
@@ -56,6 +56,15 @@ def test_cli_lists_the_shipped_checkpoints(monkeypatch: pytest.MonkeyPatch, caps
     code, printed, _ = run_cli(["models", "checkpoints"], monkeypatch, capsys)
     assert code == 0
     assert all(name in printed for name in checkpoints.shipped())
+    assert "make demo counts with the sure+photo head (count_sure 0.75)" in printed
+
+
+def test_the_card_names_the_head_the_demo_serves() -> None:
+    demo = load_training_config(CONFIGS / "demo_config.yaml")
+    served = checkpoints.card(str(demo.model.weights))["served_by_demo"]
+    assert (served["count_head"], served["count_sure"]) == (demo.evaluation.count_head, demo.evaluation.count_sure)
+    assert set(served["count_accuracy"]) == set(demo.evaluation.sets)
+    assert set(served["leave_out"]["accuracy"][served["count_head"]]) == {"people", "rooms"}
 
 
 def test_zero_epochs_takes_the_checkpoint_as_it_is(tmp_path: Path) -> None:
