@@ -55,13 +55,22 @@ def test_classes_is_the_detector_and_landmarks_recount_each_box(
     assert recounted >= 3
 
 
-def test_arbitrated_keeps_the_class_of_a_sure_box(detector: UltralyticsEngine, frames: list[np.ndarray]) -> None:
-    always_sure = HeadEngine(detector, "arbitrated", 0.01, NAMES)
-    never_sure = HeadEngine(detector, "arbitrated", 1.01, NAMES)
-    landmarks = HeadEngine(detector, "landmarks", 0.7, NAMES)
+@pytest.mark.parametrize(
+    ("head", "unsure_head", "unsure_by"),
+    [("arbitrated", "landmarks", {"landmarks"}), ("sure+photo", "photo+landmarks", {"photo"})],
+)
+def test_a_sure_detector_keeps_its_class_and_an_unsure_one_asks_the_landmark_model(
+    detector: UltralyticsEngine, frames: list[np.ndarray], head: str, unsure_head: str, unsure_by: set[str]
+) -> None:
+    """arbitrated: per box, landmarks on the crop where unsure; sure+photo: the whole frame unless
+    the detector is sure of every box."""
+    always_sure = HeadEngine(detector, head, 0.01, NAMES)
+    never_sure = HeadEngine(detector, head, 1.01, NAMES)
+    unsure = HeadEngine(detector, unsure_head, 0.7, NAMES)
     for frame in frames:
         assert always_sure.predict(frame, CONF) == detector.predict(frame, CONF)
-        assert never_sure.predict(frame, CONF) == landmarks.predict(frame, CONF)
+        assert never_sure.predict(frame, CONF) == unsure.predict(frame, CONF)
+    assert {h.counted_by for frame in frames for h in never_sure.predict(frame, CONF)} <= unsure_by | {"classes"}
 
 
 def test_the_whole_frame_where_the_detector_keeps_no_box(detector: UltralyticsEngine, frames: list[np.ndarray]) -> None:
@@ -102,18 +111,6 @@ def test_the_photo_first_head_runs_the_detector_only_where_the_frame_has_no_hand
     blank = np.full_like(frames[0], 127)
     assert photo_first.predict(blank, CONF) == detector.predict(blank, CONF)
     assert calls == [CONF]
-
-
-def test_sure_photo_answers_the_detector_where_it_is_sure_and_the_frame_where_not(
-    detector: UltralyticsEngine, frames: list[np.ndarray]
-) -> None:
-    always_sure = HeadEngine(detector, "sure+photo", 0.01, NAMES)
-    never_sure = HeadEngine(detector, "sure+photo", 1.01, NAMES)
-    photo_first = HeadEngine(detector, "photo+landmarks", 0.7, NAMES)
-    for frame in frames:
-        assert always_sure.predict(frame, CONF) == detector.predict(frame, CONF)
-        assert never_sure.predict(frame, CONF) == photo_first.predict(frame, CONF)
-        assert {h.counted_by for h in never_sure.predict(frame, CONF)} == {"photo"}
 
 
 def test_a_head_without_the_landmark_model_is_refused_with_the_install_command(
