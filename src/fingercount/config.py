@@ -355,6 +355,7 @@ WHOLE_PHOTO_HEADS = (
     "photo+landmarks",
     "sure+photo",
 )  # they run the landmark model on the whole photo
+SURE_HEADS = ("arbitrated", "sure+photo")  # they keep the class of a box at `count_sure` or above
 
 
 class EvaluationConfig(StrictModel):

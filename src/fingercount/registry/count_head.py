@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from fingercount.config import SURE_HEADS
 from fingercount.counting import finger_count
 from fingercount.errors import ModelLoadError
 from fingercount.inference import Detection, Engine
@@ -79,7 +80,7 @@ class HeadEngine:
     def _by_landmarks(self, frame: np.ndarray, detection: Detection, teacher: HandTeacher) -> Detection:
         from fingercount.labeling.crops import box_count
 
-        if self.head in ("arbitrated", "sure+photo") and detection.confidence >= self.sure:
+        if self.head in SURE_HEADS and detection.confidence >= self.sure:
             return detection
         count = box_count(teacher, frame, detection.bbox)
         if count is None:

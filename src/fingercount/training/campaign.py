@@ -27,7 +27,7 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from fingercount.config import StrictModel, TrainingConfig, load_config, load_training_config, set_key
+from fingercount.config import SURE_HEADS, StrictModel, TrainingConfig, load_config, load_training_config, set_key
 from fingercount.errors import ConfigError
 from fingercount.training.count_eval import report
 from fingercount.training.count_heads import HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
@@ -213,7 +213,7 @@ def heads(boxes: dict[str, Any], whole: dict[str, int], count_conf: float) -> di
             continue  # a result from before the whole-photo counts were recorded
         totals = photo_totals(records, count_conf, head, sure, [whole.get(photo, -1) for photo in photos])
         counted[head] = report(truth, totals).to_dict()
-    for head in ("arbitrated", "sure+photo"):  # both by the threshold chosen above
+    for head in SURE_HEADS:  # each by the threshold chosen above
         if head in counted:
             counted[head]["sure"] = sure
     return counted
@@ -358,7 +358,7 @@ def verdicts(plan: Plan) -> list[str]:
     head): it wins if, on every left-out source, its mean over all seeds beats the control's by more
     than the larger of the two spreads; one source lost or level beyond that, and it does not."""
     results = load_results(plan)
-    last, control_lever = len(plan.stages), BASELINE
+    last = len(plan.stages)
 
     def arm(lever: str, head: str, source: str) -> list[float]:
         finals = [results.get(PlannedRun(lever, source, seed, last).key) for seed in plan.seeds]
@@ -367,11 +367,11 @@ def verdicts(plan: Plan) -> list[str]:
     lines = []
     for lever in plan.levers:
         for head in HEADS:
-            if (lever, head) == (control_lever, "classes"):
+            if (lever, head) == (BASELINE, "classes"):
                 continue
             parts, outcomes = [], []
             for source in plan.sources:
-                ours, control = arm(lever, head, source), arm(control_lever, "classes", source)
+                ours, control = arm(lever, head, source), arm(BASELINE, "classes", source)
                 if not ours or not control:
                     parts.append(f"{source}: not run")
                     outcomes.append("open")

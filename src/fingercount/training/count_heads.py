@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from fingercount.config import COUNT_HEADS as HEADS
-from fingercount.config import WHOLE_PHOTO_HEADS
+from fingercount.config import SURE_HEADS, WHOLE_PHOTO_HEADS
 from fingercount.inference import Engine
 from fingercount.labeling.crops import box_count
 from fingercount.training.evaluate import PREDICT_FLOOR, THRESHOLDS, read_image
@@ -55,7 +55,7 @@ def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) ->
 def hand_count(box: Box, head: str, sure: float) -> int:
     """One hand's fingers by `head` (`sure`: the arbitrated head's confidence threshold)."""
     fingers, confidence, landmark = box
-    if head == "classes" or landmark is None or (head in ("arbitrated", "sure+photo") and confidence >= sure):
+    if head == "classes" or landmark is None or (head in SURE_HEADS and confidence >= sure):
         return fingers
     return landmark
 
