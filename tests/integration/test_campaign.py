@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 
 from fingercount.config import SyntheticSourceConfig
 from fingercount.data.sources.synthetic import write_synthetic
+from fingercount.labeling.teacher import PHOTO_BORDER
 from fingercount.training import campaign
 from tests.conftest import run_cli
 from tests.workspace import Workspace
@@ -108,6 +109,22 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert code == 0
     assert "[" not in printed
     assert "the plan is done" in printed
+    assert "counted again" not in printed
+
+    # A result whose whole photos an older rule counted is counted again by today's; its records stay.
+    assert final["photo_border"] == PHOTO_BORDER
+    older = {k: v for k, v in final.items() if k != "photo_border"} | {
+        "teacher_photos": dict.fromkeys(final["teacher_photos"], 9)
+    }
+    (tmp_path / "results/flip--other--seed1--stage2.json").write_text(json.dumps(older))
+    code, printed, err = run_cli(["campaign", "run", str(plan_path), "-q"], monkeypatch, capsys)
+    assert code == 0, err
+    assert "1 result(s) counted again by today's whole-photo rule" in printed
+    again = json.loads((tmp_path / "results/flip--other--seed1--stage2.json").read_text())
+    assert again["teacher_photos"] == final["teacher_photos"]
+    assert again["teacher"] == final["teacher"]
+    assert again["boxes"] == final["boxes"]
+    assert again["photo_border"] == PHOTO_BORDER
     code, printed, err = run_cli(["campaign", "report", str(plan_path), "--per-count"], monkeypatch, capsys)
     assert code == 0, err
     assert "3 of 3 runs done." in printed

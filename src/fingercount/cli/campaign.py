@@ -28,6 +28,8 @@ def campaign_run(
 
     A result already there is never run again; a run killed midway writes none, and its MLflow run
     ends KILLED (a runner killed outright leaves it RUNNING: the next runner ends it KILLED).
+    Results whose whole photos were counted by an older rule of the landmark model's (`photo_border`)
+    are first counted again (about a minute each), so every result is judged alike.
     Run it at low priority in the background: `nice -n 19 fingercount campaign run PLAN --commit`.
     """
     from fingercount.training import campaign
@@ -39,6 +41,12 @@ def campaign_run(
     with campaign.one_runner(plan):
         for stale in campaign.settle_stale_runs(plan, env.tracking_uri):
             typer.echo(f"run {stale} was left RUNNING by a runner that was killed: ended KILLED")
+        recounted = campaign.recount_photos(plan)
+        if recounted:
+            line = f"{len(recounted)} result(s) counted again by today's whole-photo rule (the detector's records kept)"
+            typer.echo(line)
+            if commit:
+                campaign.commit_paths(recounted, line)
         done, total = 0, len(campaign.planned_runs(plan))
         while (todo := campaign.pending(plan)) and (runs == 0 or done < runs):
             run = todo[0]

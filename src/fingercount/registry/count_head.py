@@ -75,7 +75,7 @@ class HeadEngine:
         return [self._by_landmarks(frame, detection, teacher) for detection in found]
 
     def _whole_frame(self, frame: np.ndarray, teacher: HandTeacher) -> list[Detection]:
-        return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in teacher.label(frame)]
+        return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in teacher.label_photo(frame)]
 
     def _by_landmarks(self, frame: np.ndarray, detection: Detection, teacher: HandTeacher) -> Detection:
         from fingercount.labeling.crops import box_count

@@ -392,7 +392,7 @@ def _judge_main(conn: Any) -> None:
                 return
             digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
             try:
-                hands = teacher.label(np.frombuffer(data, dtype).reshape(shape))
+                hands = teacher.label_photo(np.frombuffer(data, dtype).reshape(shape))
                 conn.send(("ok", [(hand.count, hand.box) for hand in hands], digest))
             except Exception as exc:
                 conn.send(("error", f"{type(exc).__name__}: {exc}", digest))

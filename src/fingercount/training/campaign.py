@@ -27,11 +27,19 @@ from typing import Any, Literal
 
 from pydantic import Field
 
-from fingercount.config import SURE_HEADS, StrictModel, TrainingConfig, load_config, load_training_config, set_key
+from fingercount.config import (
+    SURE_HEADS,
+    StrictModel,
+    TrainingConfig,
+    load_config,
+    load_data_config,
+    load_training_config,
+    set_key,
+)
 from fingercount.errors import ConfigError
-from fingercount.training.count_eval import report
+from fingercount.training.count_eval import _photo_id, report, teacher_counts
 from fingercount.training.count_heads import HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
-from fingercount.training.leave_out import leave_out
+from fingercount.training.leave_out import leave_out, photo_root, source_truth
 from fingercount.training.trainer import TrainEnvironment
 
 BASELINE = "baseline"
@@ -189,13 +197,51 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
         **found.to_dict(),
         **({"heads": heads(found.boxes, found.teacher_photos, found.count_conf), "boxes": found.boxes,
-            "teacher_photos": found.teacher_photos} if last else {}),
+            "teacher_photos": found.teacher_photos, "photo_border": _photo_border()} if last else {}),
     }  # fmt: skip
-    path = result_path(plan, run)
+    _write(result_path(plan, run), result)
+    return result
+
+
+def _write(path: Path, result: dict[str, Any]) -> None:
     partial = path.with_suffix(".partial")
     partial.write_text(json.dumps(result, indent=1) + "\n")
     os.replace(partial, path)
-    return result
+
+
+def _photo_border() -> float:
+    from fingercount.labeling.teacher import PHOTO_BORDER
+
+    return PHOTO_BORDER
+
+
+def recount_photos(plan: Plan) -> list[Path]:
+    """Final results whose whole photos were counted by another rule (`photo_border`; none: before
+    the border), counted again by today's: the landmark model's count of each left-out photo and the
+    teacher's report. The detector's records stay as they were: every head is judged again from them."""
+    border = _photo_border()
+    redone = []
+    for path in sorted(plan.results.glob("*.json")):
+        found = json.loads(path.read_text())
+        if "teacher_photos" not in found or found.get("photo_border") == border:
+            continue
+        run = PlannedRun(found["lever"], found["source"], found["seed"], found["stage"])
+        truth = source_truth(load_data_config(stage_config(plan, run).dataset.config), run.source)
+        photos = list(truth)
+        common = photo_root(photos)
+        ids = [_photo_id(photo, common) for photo in photos]
+        if set(ids) != set(found["teacher_photos"]):
+            raise ConfigError(f"{path}: its photos are not {run.source}'s photos here; cannot count them again")
+        counts = teacher_counts(photos)
+        found.update(
+            teacher_photos=dict(zip(ids, counts, strict=True)),
+            teacher=report(list(truth.values()), counts).to_dict(),
+            photo_border=border,
+        )
+        found["heads"] = result_heads(found)
+        _write(path, found)
+        redone.append(path)
+    return redone
 
 
 def heads(boxes: dict[str, Any], whole: dict[str, int], count_conf: float) -> dict[str, Any]:
@@ -252,7 +298,12 @@ def _commit() -> str:
 
 def commit_result(plan: Plan, run: PlannedRun, line: str) -> None:
     """Commit this run's result (and checkpoint) alone, whatever else is staged."""
-    paths = [str(p) for p in (result_path(plan, run), checkpoint_path(plan, run)) if p.is_file()]
+    commit_paths([p for p in (result_path(plan, run), checkpoint_path(plan, run)) if p.is_file()], line)
+
+
+def commit_paths(files: list[Path], line: str) -> None:
+    """Commit these files alone, whatever else is staged."""
+    paths = [str(p) for p in files]
     for _ in range(5):  # another git command may hold the index for a moment
         added = subprocess.run(["git", "add", "--", *paths], capture_output=True, text=True)
         commit = ["git", "commit", "-q", "-m", f"campaign: {line}", "--", *paths]

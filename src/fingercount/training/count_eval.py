@@ -127,7 +127,7 @@ def teacher_counts(photos: list[Path], progress: bool = False) -> list[int]:
     with HandTeacher() as teacher:
         for photo in tqdm(photos, desc="teacher", unit="img", disable=not progress):
             image = read_image(photo)
-            hands = teacher.label(image) if image is not None else []
+            hands = teacher.label_photo(image) if image is not None else []
             totals.append(sum(h.count for h in hands) if hands else -1)
     return totals
 

@@ -125,7 +125,7 @@ def leave_out(
     teacher = report(true, judged) if with_teacher else None
     found = LeftOut(name, seed, result.run_id, len(photos), ours, teacher, result.weights, count_conf=conf)
     if boxes:
-        common = Path(os.path.commonpath([photo.resolve() for photo in photos]))
+        common = photo_root(photos)
         found.boxes = {"left_out": _with_boxes(engine, truth, common)}
         found.teacher_photos = {_photo_id(photo, common): count for photo, count in zip(photos, judged, strict=False)}
         prepared = reduced_data.output_dir / "data.yaml"
@@ -133,6 +133,11 @@ def leave_out(
             found.boxes[f"val/{other}"] = _with_boxes(engine, split_truth(prepared, "val", other), prepared.parent)
     found.minutes = (time.monotonic() - began) / 60
     return found
+
+
+def photo_root(photos: list[Path]) -> Path:
+    """The folder a source's photo ids (in results and records) are relative to."""
+    return Path(os.path.commonpath([photo.resolve() for photo in photos]))
 
 
 def _with_boxes(engine: Any, truth: dict[Path, int], root: Path) -> dict[str, tuple[int, list[Box]]]:

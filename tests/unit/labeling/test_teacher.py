@@ -64,3 +64,30 @@ def test_box_grows_by_the_margin_and_is_clipped() -> None:
     x1, y1, x2, y2 = box_from_landmarks(points, 100, 100, margin=0.1)
     assert (x1, y1, x2, y2) == pytest.approx((6, 16, 54, 64))
     assert box_from_landmarks(points, 100, 100, margin=1.0) == pytest.approx((0, 0, 90, 100))
+
+
+def test_a_hand_that_fills_the_photo_is_found_inside_a_border(teacher: HandTeacher, real_hands: Path) -> None:
+    """Each photo cut to inside its hand's box (the hand fills the frame and runs off its edges, as in a
+    phone photo of one's own hand): `label_photo` tries again inside a border where `label` finds none."""
+    plain = framed = 0
+    for paths in real_photos(per_count=4).values():
+        for path in paths:
+            image = cv2.imread(str(path))
+            hands = teacher.label(image)
+            if not hands:
+                continue
+            x1, y1, x2, y2 = hands[0].box
+            dx, dy = (x2 - x1) * 0.1, (y2 - y1) * 0.1
+            tight = np.ascontiguousarray(image[int(y1 + dy) : int(y2 - dy), int(x1 + dx) : int(x2 - dx)])
+            direct, found = teacher.label(tight), teacher.label_photo(tight)
+            if direct:
+                assert found == direct, "where the photo itself shows a hand, no second look"
+            for hand in found:
+                bx1, by1, bx2, by2 = hand.box
+                assert 0 <= bx1 < bx2 <= tight.shape[1] and 0 <= by1 < by2 <= tight.shape[0], "box in the photo"
+            plain, framed = plain + bool(direct), framed + bool(found)
+    assert framed >= plain + 3, f"a hand found on {framed} tight crops inside a border, {plain} without"  # 15, 9
+
+
+def test_a_blank_photo_has_no_hand_even_inside_a_border(teacher: HandTeacher) -> None:
+    assert teacher.label_photo(np.full((240, 320, 3), 128, np.uint8)) == []
