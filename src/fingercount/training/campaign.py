@@ -348,8 +348,9 @@ def report_table(plan: Plan) -> str:
         "|---|---|" + "---|---|" * len(plan.sources) + "---|",
     ]  # fmt: skip
     teacher: dict[str, list[float]] = {}
-    for key, found in results.items():
-        if found.get("teacher") and found["seed"] in plan.seeds and key.endswith("--stage1"):  # once per run
+    for found in results.values():
+        # Once per (source, seed), from the results that count whole photos by today's rule.
+        if found.get("teacher") and found["seed"] in plan.seeds and found.get("final") and found["lever"] == BASELINE:
             teacher.setdefault(found["source"], []).append(found["teacher"]["accuracy"])
     for lever, stage in sorted({(r.lever, r.stage) for r in planned_runs(plan) if r.stage < len(plan.stages)}):
         cells = []

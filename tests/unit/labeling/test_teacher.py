@@ -84,7 +84,8 @@ def test_a_hand_that_fills_the_photo_is_found_inside_a_border(teacher: HandTeach
                 assert found == direct, "where the photo itself shows a hand, no second look"
             for hand in found:
                 bx1, by1, bx2, by2 = hand.box
-                assert 0 <= bx1 < bx2 <= tight.shape[1] and 0 <= by1 < by2 <= tight.shape[0], "box in the photo"
+                assert 0 <= bx1 < bx2 <= tight.shape[1], "box in the photo"
+                assert 0 <= by1 < by2 <= tight.shape[0], "box in the photo"
             plain, framed = plain + bool(direct), framed + bool(found)
     assert framed >= plain + 3, f"a hand found on {framed} tight crops inside a border, {plain} without"  # 15, 9
 
