@@ -1,9 +1,12 @@
 """What each count head costs a served request: the shipped checkpoint registered once per head
 (`evaluation.count_head`), each served in turn, rounds alternated, the `classes` head the baseline.
 
-    python benchmarks/count_heads.py [--requests 100] [--rounds 2] [--heads classes,landmarks,...]
+    python benchmarks/count_heads.py [--requests 100] [--rounds 2] [--heads classes,landmarks,...] [--frame empty]
 
-The frame is a real webcam photo with one hand at 640x480 (what the Live page sends). Prints, per
+The frame is a real webcam photo with one hand at 640x480 (what the Live page sends); `--frame empty`:
+the same photo with its hands painted out (cv2.inpaint over its labelled boxes), the stream of
+someone not showing a hand, where a head asks the landmark model most (twice: the frame, then the
+frame inside a border). Prints, per
 head, /predict p50 and p95 at concurrency 1 and WebSocket frames/s, and each against `classes`
 (issue 39's bound for a served head: p50 at most 1.3x, at least 60 frames/s).
 """
@@ -23,6 +26,27 @@ from serving import REPO, http_latencies, percentile, real_frame, served, websoc
 
 MODEL = "yolov11-finger-counting"
 CHECKPOINT = "fingercount-hands-n160-balanced"  # what `make demo` serves
+
+
+def empty_frame() -> bytes:
+    """`real_frame()` with every labelled hand painted out of the photo: a room and a face, no hand."""
+    import xml.etree.ElementTree as ET
+
+    import cv2
+    import numpy as np
+
+    photos = sorted((REPO.parent / "shared/datasets/hands-webcam-rooms").rglob("*.jpg"))
+    photo = photos[len(photos) // 2]  # the photo real_frame() sends
+    image = cv2.imread(str(photo))
+    mask = np.zeros(image.shape[:2], np.uint8)
+    for box in ET.parse(photo.with_suffix(".xml")).getroot().iter("bndbox"):
+        x1, y1, x2, y2 = (int(float(box.findtext(k) or 0)) for k in ("xmin", "ymin", "xmax", "ymax"))
+        grow = (x2 - x1) // 5  # the fingertips beyond a tight box
+        mask[max(y1 - grow, 0) : y2 + grow, max(x1 - grow, 0) : x2 + grow] = 255
+    ok, encoded = cv2.imencode(".jpg", cv2.resize(cv2.inpaint(image, mask, 9, cv2.INPAINT_TELEA), (640, 480)),
+                               [cv2.IMWRITE_JPEG_QUALITY, 90])  # fmt: skip
+    assert ok
+    return encoded.tobytes()
 
 
 def register_heads(root: Path, heads: list[str], sure: float) -> tuple[str, dict[str, str]]:
@@ -66,6 +90,7 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--heads", default="classes,landmarks,arbitrated,landmarks+photo,photo+landmarks,sure+photo")
     parser.add_argument("--sure", type=float, default=0.75, help="count_sure of arbitrated and sure+photo (the demo's)")
+    parser.add_argument("--frame", choices=("hand", "empty"), default="hand", help="a one-hand frame, or no hand")
     args = parser.parse_args()
 
     from fingercount.settings import quiet_third_parties
@@ -74,7 +99,7 @@ def main() -> None:
     heads = args.heads.split(",")
     if heads[0] != "classes":
         heads = ["classes", *(h for h in heads if h != "classes")]  # the baseline
-    image = real_frame()
+    image = real_frame() if args.frame == "hand" else empty_frame()
     work = Path(tempfile.mkdtemp(prefix="fc-heads-bench-"))
     uri, versions = register_heads(work, heads, args.sure)
     runs: dict[str, list[dict[str, float]]] = {head: [] for head in heads}
@@ -86,7 +111,8 @@ def main() -> None:
     def median(head: str, key: str) -> float:
         return statistics.median(run[key] for run in runs[head])
 
-    print(f"count heads: one-hand webcam photo at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
+    what = "one-hand webcam photo" if args.frame == "hand" else "webcam photo with its hands painted out"
+    print(f"count heads: {what} at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
     print(
         f"{'head':<18} {'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12} {'p50 / classes':>14} {'frames/s / classes':>19}"
     )
