@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from fingercount.config import SyntheticSourceConfig
 from fingercount.data.sources.synthetic import write_synthetic
-from fingercount.labeling.teacher import PHOTO_BORDER
+from fingercount.labeling.teacher import PHOTO_RULE
 from fingercount.training import campaign
 from tests.conftest import run_cli
 from tests.workspace import Workspace
@@ -112,8 +112,8 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert "counted again" not in printed
 
     # A result whose whole photos an older rule counted is counted again by today's; its records stay.
-    assert final["photo_border"] == PHOTO_BORDER
-    older = {k: v for k, v in final.items() if k != "photo_border"} | {
+    assert final["photo_rule"] == PHOTO_RULE
+    older = {k: v for k, v in final.items() if k != "photo_rule"} | {
         "teacher_photos": dict.fromkeys(final["teacher_photos"], 9)
     }
     (tmp_path / "results/flip--other--seed1--stage2.json").write_text(json.dumps(older))
@@ -124,7 +124,7 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert again["teacher_photos"] == final["teacher_photos"]
     assert again["teacher"] == final["teacher"]
     assert again["boxes"] == final["boxes"]
-    assert again["photo_border"] == PHOTO_BORDER
+    assert again["photo_rule"] == PHOTO_RULE
     code, printed, err = run_cli(["campaign", "report", str(plan_path), "--per-count"], monkeypatch, capsys)
     assert code == 0, err
     assert "3 of 3 runs done." in printed

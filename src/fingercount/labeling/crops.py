@@ -38,11 +38,12 @@ def box_count(teacher: HandTeacher, frame: np.ndarray, bbox: tuple[float, float,
     if x2 - x1 < 2 or y2 - y1 < 2:
         return None
     hands = teacher.label(hand_crop(frame, bbox))
-    # The hand nearest the crop's centre is the detector's (a crop can hold a second hand's edge).
-    return _central(hands).count if hands else None
+    return nearest_centre(hands).count if hands else None
 
 
-def _central(hands: list[TeacherHand]) -> TeacherHand:
+def nearest_centre(hands: list[TeacherHand]) -> TeacherHand:
+    """Of the hands found on a crop, the one the crop was cut around (it can hold a second hand's edge)."""
+
     def distance(hand: TeacherHand) -> float:
         x1, y1, x2, y2 = hand.box
         return abs((x1 + x2) / 2 - CROP_SIZE / 2) + abs((y1 + y2) / 2 - CROP_SIZE / 2)

@@ -197,7 +197,7 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
         **found.to_dict(),
         **({"heads": heads(found.boxes, found.teacher_photos, found.count_conf), "boxes": found.boxes,
-            "teacher_photos": found.teacher_photos, "photo_border": _photo_border()} if last else {}),
+            "teacher_photos": found.teacher_photos, "photo_rule": _photo_rule()} if last else {}),
     }  # fmt: skip
     _write(result_path(plan, run), result)
     return result
@@ -209,21 +209,21 @@ def _write(path: Path, result: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
-def _photo_border() -> float:
-    from fingercount.labeling.teacher import PHOTO_BORDER
+def _photo_rule() -> str:
+    from fingercount.labeling.teacher import PHOTO_RULE
 
-    return PHOTO_BORDER
+    return PHOTO_RULE
 
 
 def recount_photos(plan: Plan) -> list[Path]:
-    """Final results whose whole photos were counted by another rule (`photo_border`; none: before
-    the border), counted again by today's: the landmark model's count of each left-out photo and the
+    """Final results whose whole photos were counted by another rule (`photo_rule`; none: before
+    the second looks), counted again by today's: the landmark model's count of each left-out photo and the
     teacher's report. The detector's records stay as they were: every head is judged again from them."""
-    border = _photo_border()
+    rule = _photo_rule()
     redone = []
     for path in sorted(plan.results.glob("*.json")):
         found = json.loads(path.read_text())
-        if "teacher_photos" not in found or found.get("photo_border") == border:
+        if "teacher_photos" not in found or found.get("photo_rule") == rule:
             continue
         run = PlannedRun(found["lever"], found["source"], found["seed"], found["stage"])
         truth = source_truth(load_data_config(stage_config(plan, run).dataset.config), run.source)
@@ -236,7 +236,7 @@ def recount_photos(plan: Plan) -> list[Path]:
         found.update(
             teacher_photos=dict(zip(ids, counts, strict=True)),
             teacher=report(list(truth.values()), counts).to_dict(),
-            photo_border=border,
+            photo_rule=rule,
         )
         found["heads"] = result_heads(found)
         _write(path, found)

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fingercount.labeling.teacher import MODEL_SHA256, HandTeacher, box_from_landmarks, model_path
+from fingercount.labeling.teacher import MODEL_SHA256, TILES, HandTeacher, box_from_landmarks, model_path
 from tests.conftest import real_photos
 
 
@@ -92,3 +92,35 @@ def test_a_hand_that_fills_the_photo_is_found_inside_a_border(teacher: HandTeach
 
 def test_a_blank_photo_has_no_hand_even_inside_a_border(teacher: HandTeacher) -> None:
     assert teacher.label_photo(np.full((240, 320, 3), 128, np.uint8)) == []
+
+
+def test_a_hand_far_from_the_camera_is_found_in_tiles(teacher: HandTeacher, real_hands: Path) -> None:
+    """Each photo at its own size inside a frame four times larger (a hand a few pixels wide where the
+    palm detector sees the whole frame at 192 px): `label_photo` finds it in tiles, boxed where it is."""
+    plain = tiled = 0
+    for paths in real_photos(per_count=2).values():
+        for path in paths:
+            photo = cv2.imread(str(path))
+            height, width = photo.shape[:2]
+            frame = np.full((4 * height, 4 * width, 3), 128, np.uint8)
+            top, left = 2 * height, width  # across a tile edge: the overlap must catch it
+            frame[top : top + height, left : left + width] = photo
+            plain += bool(teacher.label(frame))
+            for hand in teacher.label_photo(frame):
+                x1, y1, x2, y2 = hand.box
+                assert left - 0.2 * width <= x1 < x2 <= left + 1.2 * width, "boxed where the photo is"
+                assert top - 0.2 * height <= y1 < y2 <= top + 1.2 * height, "boxed where the photo is"
+                tiled += 1
+    assert tiled >= plain + 4, f"{tiled} of 10 far hands found in tiles, {plain} on the whole frame"  # 9, 3
+
+
+@pytest.mark.parametrize(("size", "looks"), [((480, 640), 2), ((960, 1280), 2 + TILES * TILES)])
+def test_an_empty_frame_costs_two_looks_and_a_large_one_its_tiles(
+    teacher: HandTeacher, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], looks: int
+) -> None:
+    """The webcam stream's 640 px frames are never tiled: a frame with no hand asks the landmark model twice."""
+    calls = []
+    label = teacher.label
+    monkeypatch.setattr(teacher, "label", lambda bgr: calls.append(bgr.shape) or label(bgr))
+    assert teacher.label_photo(np.full((*size, 3), 128, np.uint8)) == []
+    assert len(calls) == looks

@@ -11,7 +11,7 @@ import pytest
 from fingercount import checkpoints
 from fingercount.config import TrainingConfig, load_training_config
 from fingercount.errors import ConfigError
-from fingercount.labeling.teacher import PHOTO_BORDER
+from fingercount.labeling.teacher import PHOTO_RULE
 from fingercount.training.yolo import model_source
 from tests.conftest import CONFIGS, run_cli
 
@@ -66,7 +66,7 @@ def test_the_card_names_the_head_the_demo_serves() -> None:
     assert (served["count_head"], served["count_sure"]) == (demo.evaluation.count_head, demo.evaluation.count_sure)
     assert set(served["count_accuracy"]) == set(demo.evaluation.sets)
     assert set(served["leave_out"]["accuracy"][served["count_head"]]) == {"people", "rooms"}
-    assert served["leave_out"]["photo_border"] == PHOTO_BORDER  # counted by the whole-photo rule served
+    assert served["leave_out"]["photo_rule"] == PHOTO_RULE  # counted by the whole-photo rule served
 
 
 def test_zero_epochs_takes_the_checkpoint_as_it_is(tmp_path: Path) -> None:
