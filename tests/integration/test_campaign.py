@@ -18,7 +18,7 @@ from mlflow import MlflowClient
 
 from fingercount.config import SyntheticSourceConfig
 from fingercount.data.sources.synthetic import write_synthetic
-from fingercount.labeling.teacher import PHOTO_RULE
+from fingercount.labeling.photo import PHOTO_RULE
 from fingercount.training import campaign
 from tests.conftest import run_cli
 from tests.workspace import Workspace

@@ -8,7 +8,6 @@ MediaPipe is an optional dependency (the `label` extra) so the serving image sta
 
 from __future__ import annotations
 
-import dataclasses
 import hashlib
 import importlib.metadata
 import importlib.resources
@@ -31,18 +30,6 @@ BOX_MARGIN = 0.12
 RULE_VERSION = "1"
 MAX_HANDS = 4
 MIN_SCORE = 0.5
-# A whole photo where no hand is found is looked at again (`label_photo`, docs/benchmarks.md):
-# - inside a border of this share of its longer side: the palm detector misses a hand that fills the
-#   frame or runs off its edge (a phone photo of one's own hand);
-PHOTO_BORDER = 0.25
-# - then, in a frame this large or larger, in TILES x TILES tiles overlapping by TILE_OVERLAP: the palm
-#   detector sees the whole frame at 192 px, where a hand far from the camera is a few pixels. Each hand
-#   a tile finds is counted on its own crop, enlarged. The 640 px webcam stream is never tiled.
-TILE_FROM = 768
-TILES = 2
-TILE_OVERLAP = 0.25
-# Bumped when `label_photo` looks differently: campaign results counted by another rule are counted again.
-PHOTO_RULE = "border-0.25+tiles-2x2-from-768"
 
 
 class TeacherUnavailableError(FingercountError):
@@ -101,14 +88,6 @@ def box_from_landmarks(points: np.ndarray, width: int, height: int, margin: floa
     return (max(0.0, x1 - grow), max(0.0, y1 - grow), min(float(width), x2 + grow), min(float(height), y2 + grow))
 
 
-def _moved(hand: TeacherHand, dx: float, dy: float, width: int, height: int) -> TeacherHand | None:
-    """The hand with its box shifted by (dx, dy) and clipped to a width x height photo; None where
-    nothing of it is left in the photo."""
-    x1, y1, x2, y2 = hand.box
-    box = (max(x1 + dx, 0.0), max(y1 + dy, 0.0), min(x2 + dx, float(width)), min(y2 + dy, float(height)))
-    return dataclasses.replace(hand, box=box) if box[2] > box[0] and box[3] > box[1] else None
-
-
 def describe(max_hands: int = MAX_HANDS, min_score: float = MIN_SCORE) -> dict[str, Any]:
     """What labelled the data: recorded in every label report and evaluation."""
     return {
@@ -153,44 +132,6 @@ class HandTeacher:
     def label(self, bgr: np.ndarray) -> list[TeacherHand]:
         """Every hand found in a BGR (or gray/BGRA) uint8 image."""
         return [hand for hand, _ in self.label_with_points(bgr)]
-
-    def label_photo(self, bgr: np.ndarray) -> list[TeacherHand]:
-        """Every hand in a whole photo (what a count of the photo uses): where none is found, the photo
-        again inside a border, then (a large one) in tiles; boxes in the photo's own pixels."""
-        hands = self.label(bgr)
-        if not hands:
-            hands = self._inside_border(bgr)
-        if not hands and max(bgr.shape[:2]) >= TILE_FROM:
-            hands = self._in_tiles(bgr)
-        return hands
-
-    def _inside_border(self, bgr: np.ndarray) -> list[TeacherHand]:
-        import cv2
-
-        height, width = bgr.shape[:2]
-        pad = int(PHOTO_BORDER * max(height, width))
-        framed = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
-        return [moved for hand in self.label(framed) if (moved := _moved(hand, -pad, -pad, width, height))]
-
-    def _in_tiles(self, bgr: np.ndarray) -> list[TeacherHand]:
-        from fingercount.labeling.crops import hand_crop, nearest_centre
-        from fingercount.labeling.verify import MATCH_IOU, iou
-
-        height, width = bgr.shape[:2]
-        tile_h, tile_w = int(height / TILES * (1 + TILE_OVERLAP)), int(width / TILES * (1 + TILE_OVERLAP))
-        found: list[TeacherHand] = []
-        for row in range(TILES):
-            for column in range(TILES):
-                top, left = min(row * height // TILES, height - tile_h), min(column * width // TILES, width - tile_w)
-                for hand in self.label(np.ascontiguousarray(bgr[top : top + tile_h, left : left + tile_w])):
-                    moved = _moved(hand, left, top, width, height)
-                    if moved and all(iou(moved.box, other.box) < MATCH_IOU for other in found):  # one hand, two tiles
-                        found.append(moved)
-        counted = []
-        for hand in found:  # a far hand's landmarks are loose: counted again on its crop, enlarged
-            close = self.label(hand_crop(bgr, hand.box))
-            counted.append(dataclasses.replace(nearest_centre(close), box=hand.box) if close else hand)
-        return counted
 
     def label_with_points(self, bgr: np.ndarray) -> list[tuple[TeacherHand, np.ndarray]]:
         """Every hand found, each with its 21 landmarks in pixels (21 x 2: x, y; MediaPipe's order,

@@ -75,7 +75,9 @@ class HeadEngine:
         return [self._by_landmarks(frame, detection, teacher) for detection in found]
 
     def _whole_frame(self, frame: np.ndarray, teacher: HandTeacher) -> list[Detection]:
-        return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in teacher.label_photo(frame)]
+        from fingercount.labeling.photo import photo_hands
+
+        return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in photo_hands(teacher, frame)]
 
     def _by_landmarks(self, frame: np.ndarray, detection: Detection, teacher: HandTeacher) -> Detection:
         from fingercount.labeling.crops import box_count

@@ -376,6 +376,7 @@ def _judge_main(conn: Any) -> None:
         cores = sorted(os.sched_getaffinity(0))
         os.sched_setaffinity(0, cores[-1:])  # the teacher's thread pool on one core, not all of them
     try:
+        from fingercount.labeling.photo import photo_hands
         from fingercount.labeling.teacher import HandTeacher
 
         teacher = HandTeacher()
@@ -392,7 +393,7 @@ def _judge_main(conn: Any) -> None:
                 return
             digest = hashlib.sha1(data, usedforsecurity=False).hexdigest()
             try:
-                hands = teacher.label_photo(np.frombuffer(data, dtype).reshape(shape))
+                hands = photo_hands(teacher, np.frombuffer(data, dtype).reshape(shape))
                 conn.send(("ok", [(hand.count, hand.box) for hand in hands], digest))
             except Exception as exc:
                 conn.send(("error", f"{type(exc).__name__}: {exc}", digest))

@@ -210,7 +210,7 @@ def _write(path: Path, result: dict[str, Any]) -> None:
 
 
 def _photo_rule() -> str:
-    from fingercount.labeling.teacher import PHOTO_RULE
+    from fingercount.labeling.photo import PHOTO_RULE
 
     return PHOTO_RULE
 

@@ -121,13 +121,14 @@ def model_counts(engine: Engine, photos: list[Path], conf: float) -> list[int]:
 
 def teacher_counts(photos: list[Path], progress: bool = False) -> list[int]:
     """The teacher's total count per photo, -1 where it found no hand."""
+    from fingercount.labeling.photo import photo_hands
     from fingercount.labeling.teacher import HandTeacher
 
     totals = []
     with HandTeacher() as teacher:
         for photo in tqdm(photos, desc="teacher", unit="img", disable=not progress):
             image = read_image(photo)
-            hands = teacher.label_photo(image) if image is not None else []
+            hands = photo_hands(teacher, image) if image is not None else []
             totals.append(sum(h.count for h in hands) if hands else -1)
     return totals
 

@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 import pytest
 
-from fingercount.labeling.teacher import MODEL_SHA256, TILES, HandTeacher, box_from_landmarks, model_path
+from fingercount.labeling.teacher import MODEL_SHA256, HandTeacher, box_from_landmarks, model_path
 from tests.conftest import real_photos
 
 
@@ -64,63 +64,3 @@ def test_box_grows_by_the_margin_and_is_clipped() -> None:
     x1, y1, x2, y2 = box_from_landmarks(points, 100, 100, margin=0.1)
     assert (x1, y1, x2, y2) == pytest.approx((6, 16, 54, 64))
     assert box_from_landmarks(points, 100, 100, margin=1.0) == pytest.approx((0, 0, 90, 100))
-
-
-def test_a_hand_that_fills_the_photo_is_found_inside_a_border(teacher: HandTeacher, real_hands: Path) -> None:
-    """Each photo cut to inside its hand's box (the hand fills the frame and runs off its edges, as in a
-    phone photo of one's own hand): `label_photo` tries again inside a border where `label` finds none."""
-    plain = framed = 0
-    for paths in real_photos(per_count=4).values():
-        for path in paths:
-            image = cv2.imread(str(path))
-            hands = teacher.label(image)
-            if not hands:
-                continue
-            x1, y1, x2, y2 = hands[0].box
-            dx, dy = (x2 - x1) * 0.1, (y2 - y1) * 0.1
-            tight = np.ascontiguousarray(image[int(y1 + dy) : int(y2 - dy), int(x1 + dx) : int(x2 - dx)])
-            direct, found = teacher.label(tight), teacher.label_photo(tight)
-            if direct:
-                assert found == direct, "where the photo itself shows a hand, no second look"
-            for hand in found:
-                bx1, by1, bx2, by2 = hand.box
-                assert 0 <= bx1 < bx2 <= tight.shape[1], "box in the photo"
-                assert 0 <= by1 < by2 <= tight.shape[0], "box in the photo"
-            plain, framed = plain + bool(direct), framed + bool(found)
-    assert framed >= plain + 3, f"a hand found on {framed} tight crops inside a border, {plain} without"  # 15, 9
-
-
-def test_a_blank_photo_has_no_hand_even_inside_a_border(teacher: HandTeacher) -> None:
-    assert teacher.label_photo(np.full((240, 320, 3), 128, np.uint8)) == []
-
-
-def test_a_hand_far_from_the_camera_is_found_in_tiles(teacher: HandTeacher, real_hands: Path) -> None:
-    """Each photo at its own size inside a frame four times larger (a hand a few pixels wide where the
-    palm detector sees the whole frame at 192 px): `label_photo` finds it in tiles, boxed where it is."""
-    plain = tiled = 0
-    for paths in real_photos(per_count=2).values():
-        for path in paths:
-            photo = cv2.imread(str(path))
-            height, width = photo.shape[:2]
-            frame = np.full((4 * height, 4 * width, 3), 128, np.uint8)
-            top, left = 2 * height, width  # across a tile edge: the overlap must catch it
-            frame[top : top + height, left : left + width] = photo
-            plain += bool(teacher.label(frame))
-            for hand in teacher.label_photo(frame):
-                x1, y1, x2, y2 = hand.box
-                assert left - 0.2 * width <= x1 < x2 <= left + 1.2 * width, "boxed where the photo is"
-                assert top - 0.2 * height <= y1 < y2 <= top + 1.2 * height, "boxed where the photo is"
-                tiled += 1
-    assert tiled >= plain + 4, f"{tiled} of 10 far hands found in tiles, {plain} on the whole frame"  # 9, 3
-
-
-@pytest.mark.parametrize(("size", "looks"), [((480, 640), 2), ((960, 1280), 2 + TILES * TILES)])
-def test_an_empty_frame_costs_two_looks_and_a_large_one_its_tiles(
-    teacher: HandTeacher, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], looks: int
-) -> None:
-    """The webcam stream's 640 px frames are never tiled: a frame with no hand asks the landmark model twice."""
-    calls = []
-    label = teacher.label
-    monkeypatch.setattr(teacher, "label", lambda bgr: calls.append(bgr.shape) or label(bgr))
-    assert teacher.label_photo(np.full((*size, 3), 128, np.uint8)) == []
-    assert len(calls) == looks

@@ -11,7 +11,7 @@ import pytest
 from fingercount import checkpoints
 from fingercount.config import TrainingConfig, load_training_config
 from fingercount.errors import ConfigError
-from fingercount.labeling.teacher import PHOTO_RULE
+from fingercount.labeling.photo import PHOTO_RULE
 from fingercount.training.yolo import model_source
 from tests.conftest import CONFIGS, run_cli
 
