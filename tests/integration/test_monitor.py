@@ -19,6 +19,7 @@ import pytest
 from websockets.sync.client import connect
 
 from fingercount.config import EvalSetConfig, EvaluationConfig
+from fingercount.labeling.photo import photo_hands
 from fingercount.labeling.teacher import HandTeacher
 from fingercount.serving.imaging import decode_image
 from fingercount.serving.monitor import MIN_JUDGED
@@ -120,7 +121,7 @@ def test_agreement_equals_an_offline_count_of_the_judged_frames(
     with HandTeacher() as teacher:
         for frame in judged:
             data, model_count = by_digest[frame["digest"]]  # a frame that was really sent
-            hands = teacher.label(decode_image(data, 10 * 1024 * 1024, 40_000_000))
+            hands = photo_hands(teacher, decode_image(data, 10 * 1024 * 1024, 40_000_000))  # as the monitor looks
             assert frame["teacher_count"] == sum(hand.count for hand in hands)
             assert frame["model_count"] == model_count
             agreed.append(model_count == frame["teacher_count"])
