@@ -41,7 +41,7 @@ def campaign_run(
     with campaign.one_runner(plan):
         for stale in campaign.settle_stale_runs(plan, env.tracking_uri):
             typer.echo(f"run {stale} was left RUNNING by a runner that was killed: ended KILLED")
-        recounted = campaign.recount_photos(plan)
+        recounted = campaign.recount_photos(plan, progress=not quiet)
         if recounted:
             line = f"{len(recounted)} result(s) counted again by today's whole-photo rule (the detector's records kept)"
             typer.echo(line)

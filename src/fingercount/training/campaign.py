@@ -215,7 +215,7 @@ def _photo_rule() -> str:
     return PHOTO_RULE
 
 
-def recount_photos(plan: Plan) -> list[Path]:
+def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
     """Final results whose whole photos were counted by another rule (`photo_rule`; none: before
     the second looks), counted again by today's: the landmark model's count of each left-out photo and the
     teacher's report. The detector's records stay as they were: every head is judged again from them."""
@@ -232,7 +232,7 @@ def recount_photos(plan: Plan) -> list[Path]:
         ids = [_photo_id(photo, common) for photo in photos]
         if set(ids) != set(found["teacher_photos"]):
             raise ConfigError(f"{path}: its photos are not {run.source}'s photos here; cannot count them again")
-        counts = teacher_counts(photos)
+        counts = teacher_counts(photos, progress=progress)
         found.update(
             teacher_photos=dict(zip(ids, counts, strict=True)),
             teacher=report(list(truth.values()), counts).to_dict(),
