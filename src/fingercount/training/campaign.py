@@ -37,6 +37,7 @@ from fingercount.config import (
     set_key,
 )
 from fingercount.errors import ConfigError
+from fingercount.labeling.photo import PHOTO_RULE
 from fingercount.training.count_eval import _photo_id, report, teacher_counts
 from fingercount.training.count_heads import HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
 from fingercount.training.leave_out import leave_out, photo_root, source_truth
@@ -197,7 +198,7 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
         **found.to_dict(),
         **({"heads": heads(found.boxes, found.teacher_photos, found.count_conf), "boxes": found.boxes,
-            "teacher_photos": found.teacher_photos, "photo_rule": _photo_rule()} if last else {}),
+            "teacher_photos": found.teacher_photos, "photo_rule": PHOTO_RULE} if last else {}),
     }  # fmt: skip
     _write(result_path(plan, run), result)
     return result
@@ -209,21 +210,14 @@ def _write(path: Path, result: dict[str, Any]) -> None:
     os.replace(partial, path)
 
 
-def _photo_rule() -> str:
-    from fingercount.labeling.photo import PHOTO_RULE
-
-    return PHOTO_RULE
-
-
 def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
     """Final results whose whole photos were counted by another rule (`photo_rule`; none: before
     the second looks), counted again by today's: the landmark model's count of each left-out photo and the
     teacher's report. The detector's records stay as they were: every head is judged again from them."""
-    rule = _photo_rule()
     redone = []
     for path in sorted(plan.results.glob("*.json")):
         found = json.loads(path.read_text())
-        if "teacher_photos" not in found or found.get("photo_rule") == rule:
+        if "teacher_photos" not in found or found.get("photo_rule") == PHOTO_RULE:
             continue
         run = PlannedRun(found["lever"], found["source"], found["seed"], found["stage"])
         truth = source_truth(load_data_config(stage_config(plan, run).dataset.config), run.source)
@@ -236,7 +230,7 @@ def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
         found.update(
             teacher_photos=dict(zip(ids, counts, strict=True)),
             teacher=report(list(truth.values()), counts).to_dict(),
-            photo_rule=rule,
+            photo_rule=PHOTO_RULE,
         )
         found["heads"] = result_heads(found)
         _write(path, found)
