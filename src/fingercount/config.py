@@ -179,6 +179,11 @@ class ModelConfig(StrictModel):
         description="start from: a shipped checkpoint by name (`fingercount models checkpoints`), a local .pt, "
         "or a registered version (models:/NAME@ALIAS, models:/NAME/VERSION)",
     )
+    landmarks: bool = Field(
+        False,
+        description="also learn the teacher's 21 hand landmarks as keypoints (a YOLO11 pose head; training/"
+        "landmark_labels.py); a detection checkpoint to start from keeps its boxes and classes. Needs the label extra",
+    )
 
     @property
     def parent_uri(self) -> str | None:
@@ -406,6 +411,12 @@ class TrainingConfig(StrictModel):
     def _weights_for_no_training(self) -> TrainingConfig:
         if self.training.epochs == 0 and self.model.weights is None:
             raise ValueError("training.epochs: 0 registers weights as they are; set model.weights to them")
+        return self
+
+    @model_validator(mode="after")
+    def _landmarks_without_paste(self) -> TrainingConfig:
+        if self.model.landmarks and self.augmentation.paste.images:
+            raise ValueError("model.landmarks and augmentation.paste: pasted hands have no landmarks yet; use one")
         return self
 
 

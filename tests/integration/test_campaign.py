@@ -50,7 +50,10 @@ def tiny_plan(root: Path, workspace: Workspace, epochs: int = 1) -> Path:
     plan = {
         "stages": stages, "sources": ["other"], "seeds": [1], "device": "cpu",
         "results": str(root / "results"), "checkpoints": str(root / "checkpoints"), "work": str(root / "work"),
-        "levers": {"baseline": {}, "flip": {"note": "no flips", "set": {"augmentation.fliplr": 0.0}}},
+        "levers": {
+            "baseline": {}, "flip": {"note": "no flips", "set": {"augmentation.fliplr": 0.0}},
+            "landmarks": {"note": "a pose head", "set": {"model.landmarks": True}},
+        },
     }  # fmt: skip
     (root / "plan.yaml").write_text(yaml.safe_dump(plan))
     return root / "plan.yaml"
@@ -65,12 +68,17 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     plan = campaign.load_plan(plan_path)
     keys = [run.key for run in campaign.planned_runs(plan)]
     # The lever's second stage starts from the baseline's first, which never saw `other`.
-    assert keys == ["baseline--other--seed1--stage1", "baseline--other--seed1--stage2", "flip--other--seed1--stage2"]
+    assert keys == [
+        "baseline--other--seed1--stage1",
+        "baseline--other--seed1--stage2",
+        "flip--other--seed1--stage2",
+        "landmarks--other--seed1--stage2",
+    ]
 
     code, printed, err = run_cli(["campaign", "run", str(plan_path), "--runs", "1", "-q"], monkeypatch, capsys)
     assert code == 0, err
-    assert "[1/3] baseline--other--seed1--stage1" in printed
-    assert "2 run(s) left" in printed
+    assert "[1/4] baseline--other--seed1--stage1" in printed
+    assert "3 run(s) left" in printed
     first = json.loads((tmp_path / "results/baseline--other--seed1--stage1.json").read_text())
     assert first["photos"] == 12
     assert first["final"] is False
@@ -83,8 +91,9 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     code, printed, err = run_cli(["campaign", "run", str(plan_path), "-q"], monkeypatch, capsys)
     assert code == 0, err
     assert "baseline--other--seed1--stage1" not in printed  # done: never run again
-    assert "[2/3] baseline--other--seed1--stage2" in printed
-    assert "[3/3] flip--other--seed1--stage2" in printed
+    assert "[2/4] baseline--other--seed1--stage2" in printed
+    assert "[3/4] flip--other--seed1--stage2" in printed
+    assert "[4/4] landmarks--other--seed1--stage2" in printed
     assert "the plan is done" in printed
     assert (tmp_path / "results/baseline--other--seed1--stage1.json").stat().st_mtime_ns == written
     final = json.loads((tmp_path / "results/flip--other--seed1--stage2.json").read_text())
@@ -104,6 +113,14 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert set(final["teacher_photos"]) == set(final["boxes"]["left_out"])  # the whole-photo teacher, per photo
     assert "val/more" in final["boxes"]
     assert 0 < final["heads"]["arbitrated"]["sure"] <= 1.01
+    # A pose head trained from the same detection checkpoint: each box also counted from its keypoints.
+    pose = json.loads((tmp_path / "results/landmarks--other--seed1--stage2.json").read_text())
+    assert pose["starts_from"] == "baseline--other--seed1--stage1"
+    params = MlflowClient(workspace.tracking_uri).get_run(pose["run_id"]).data.params
+    assert params["model.landmarks"] == "True"
+    assert int(params["landmarks.boxes_with_landmarks"]) + int(params["landmarks.boxes_without"]) > 0
+    # (one epoch keeps no box on these drawings; a pose model's keypoint head: tests/unit/training/test_landmarks.py)
+    assert all(len(box) == 4 for _, boxes in pose["boxes"]["left_out"].values() for box in boxes)
 
     code, printed, err = run_cli(["campaign", "run", str(plan_path), "-q"], monkeypatch, capsys)
     assert code == 0
@@ -127,7 +144,7 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert again["photo_rule"] == PHOTO_RULE
     code, printed, err = run_cli(["campaign", "report", str(plan_path), "--per-count"], monkeypatch, capsys)
     assert code == 0, err
-    assert "3 of 3 runs done." in printed
+    assert "4 of 4 runs done." in printed
     assert "| baseline | classes | **" in printed
     assert "| flip | landmarks | **" in printed
     assert "Against the control (the baseline's class head), by the written rule:" in printed

@@ -101,7 +101,7 @@ def model_engine(model: str, engine: str, imgsz: int | None) -> tuple[Path, Engi
         raise ConfigError(f"--engine {engine} needs a registered version (models:/…); a .pt file runs on pytorch")
     from ultralytics import YOLO
 
-    weights = YOLO(str(path), task="detect")
+    weights = YOLO(str(path))
     names = weights.names
     trained = (getattr(weights, "ckpt", None) or {}).get("train_args", {}).get("imgsz")
     size = imgsz or (int(trained) if isinstance(trained, int) else 640)

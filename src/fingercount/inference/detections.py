@@ -27,6 +27,8 @@ class Detection:
     confidence: float
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
     counted_by: str = "classes"  # the version's count head: classes, landmarks (the crop) or photo
+    # A pose model's 21 hand landmarks (`model.landmarks`), x, y in original pixels; None: a detector.
+    keypoints: tuple[tuple[float, float], ...] | None = None
 
     @property
     def fingers(self) -> int:
@@ -69,9 +71,10 @@ def decode(
     iou: float = NMS_IOU,
     max_det: int = MAX_DETECTIONS,
 ) -> list[Detection]:
-    """An exported YOLO head's output (1, 4 + classes, anchors) -> detections, class-agnostic NMS."""
-    predictions = output[0].T  # anchors x (cx, cy, w, h, scores...)
-    scores = predictions[:, 4:]
+    """An exported YOLO head's output (1, 4 + classes [+ keypoints x, y, visibility], anchors) ->
+    detections, class-agnostic NMS."""
+    predictions = output[0].T  # anchors x (cx, cy, w, h, scores... [, keypoints...])
+    scores = predictions[:, 4 : 4 + len(names)]
     class_ids = scores.argmax(axis=1)
     confidences = scores[np.arange(len(scores)), class_ids]
     keep = confidences >= conf
@@ -86,10 +89,19 @@ def decode(
     xyxy = (xyxy[order] - [box.pad_x, box.pad_y, box.pad_x, box.pad_y]) / box.scale
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
     xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
+    points = predictions[keep][order, 4 + len(names) :].reshape(len(order), -1, 3)[..., :2]
+    points = (points - [box.pad_x, box.pad_y]) / box.scale if points.shape[1] else None
     return [
-        Detection(int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-        for c, p, b in zip(class_ids[order], confidences[order], xyxy, strict=True)
-    ]
+        Detection(
+            int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+            keypoints=_points(points[i]) if points is not None else None,
+        )
+        for i, (c, p, b) in enumerate(zip(class_ids[order], confidences[order], xyxy, strict=True))
+    ]  # fmt: skip
+
+
+def _points(points: np.ndarray) -> tuple[tuple[float, float], ...]:
+    return tuple((float(x), float(y)) for x, y in points)
 
 
 def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
@@ -106,7 +118,11 @@ def from_ultralytics(result: Any, names: list[str]) -> list[Detection]:
     boxes = result.boxes
     if boxes is None:
         return []
+    keypoints = result.keypoints.xy.cpu().numpy() if getattr(result, "keypoints", None) is not None else None
     return [
-        Detection(int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])))
-        for c, p, b in zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist(), strict=True)
-    ]
+        Detection(
+            int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])),
+            keypoints=_points(keypoints[i]) if keypoints is not None else None,
+        )
+        for i, (c, p, b) in enumerate(zip(boxes.cls.tolist(), boxes.conf.tolist(), boxes.xyxy.tolist(), strict=True))
+    ]  # fmt: skip

@@ -102,7 +102,7 @@ class UltralyticsEngine:
         from ultralytics import YOLO
 
         torch.set_num_threads(threads)
-        self.model = YOLO(str(weights), task="detect")
+        self.model = YOLO(str(weights))  # its own task: detect, or pose (`model.landmarks`)
         self.imgsz, self.names = imgsz, names
         self.lock = threading.Lock()  # the Ultralytics predictor keeps per-call state
 

@@ -39,7 +39,7 @@ from fingercount.config import (
 from fingercount.errors import ConfigError
 from fingercount.labeling.photo import PHOTO_RULE
 from fingercount.training.count_eval import _photo_id, report, teacher_counts
-from fingercount.training.count_heads import HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
+from fingercount.training.count_heads import HEADS, POSE_HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
 from fingercount.training.leave_out import leave_out, photo_root, source_truth
 from fingercount.training.trainer import TrainEnvironment
 
@@ -248,15 +248,23 @@ def heads(boxes: dict[str, Any], whole: dict[str, int], count_conf: float) -> di
     truth = [boxes["left_out"][photo][0] for photo in photos]
     records = [boxes["left_out"][photo][1] for photo in photos]
     counted = {}
-    for head in HEADS:
+    for head in (*HEADS, *POSE_HEADS):
         if head in WHOLE_PHOTO_HEADS and not all(photo in whole for photo in photos):
             continue  # a result from before the whole-photo counts were recorded
+        if head in POSE_HEADS and not _with_keypoints(records):
+            continue  # a detector's records
         totals = photo_totals(records, count_conf, head, sure, [whole.get(photo, -1) for photo in photos])
         counted[head] = report(truth, totals).to_dict()
     for head in SURE_HEADS:  # each by the threshold chosen above
         if head in counted:
             counted[head]["sure"] = sure
     return counted
+
+
+def _with_keypoints(records: list[list[Any]]) -> bool:
+    """Records of a pose model: every box has the count from its keypoints."""
+    found = [box for boxes in records for box in boxes]
+    return bool(found) and all(len(box) > 3 for box in found)
 
 
 def result_heads(found: dict[str, Any]) -> dict[str, Any]:
@@ -354,7 +362,7 @@ def report_table(plan: Plan) -> str:
         if any(cell != "— | —" for cell in cells):
             lines.append(f"| {lever}, stage {stage} of {len(plan.stages)} | classes | " + " | ".join(cells) + " | — |")
     for lever in plan.levers:
-        for head in HEADS:
+        for head in (*HEADS, *POSE_HEADS):
             cells, minutes, any_run = [], [], False
             for source in plan.sources:
                 finals = []
@@ -412,7 +420,7 @@ def verdicts(plan: Plan) -> list[str]:
 
     lines = []
     for lever in plan.levers:
-        for head in HEADS:
+        for head in (*HEADS, *POSE_HEADS):
             if (lever, head) == (BASELINE, "classes"):
                 continue
             parts, outcomes = [], []

@@ -12,8 +12,11 @@ found it.
 - `sure+photo`: the class where the detector is sure of every hand it keeps (confidence >= the
   arbitrated head's threshold), else `photo+landmarks` with the class kept for the sure boxes: the
   whole-photo count on people and rooms the detector never met, its own where it has.
+- `keypoints` (a model trained with `model.landmarks` only): the finger rule on the 21 keypoints
+  the model itself predicts for each box, no second model; measured by the campaign, not yet served.
 
-Each photo is recorded once as its boxes — (class count, confidence, landmark count or None) —
+Each photo is recorded once as its boxes — (class count, confidence, landmark count or None[,
+keypoint count]) —
 so every head, at any threshold, is a pure function of the records: a campaign result keeps the
 records and a head can be judged again later without the weights.
 """
@@ -24,17 +27,24 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import numpy as np
+
 from fingercount.config import COUNT_HEADS as HEADS
 from fingercount.config import SURE_HEADS, WHOLE_PHOTO_HEADS
 from fingercount.inference import Engine
 from fingercount.labeling.crops import box_count
+from fingercount.labeling.fingers import count_raised_in_image
 from fingercount.training.evaluate import PREDICT_FLOOR, THRESHOLDS, read_image
 
 if TYPE_CHECKING:
     from fingercount.labeling.teacher import HandTeacher
 
-__all__ = ["HEADS", "WHOLE_PHOTO_HEADS", "Box", "box_records", "choose_sure", "hand_count", "photo_totals"]
-Box = tuple[int, float, int | None]  # class count, confidence, landmark count (None: no hand found)
+__all__ = [
+    "HEADS", "POSE_HEADS", "WHOLE_PHOTO_HEADS", "Box", "box_records", "choose_sure", "hand_count", "photo_totals"
+]  # fmt: skip
+# class count, confidence, landmark count (None: no hand found)[, the count from the model's keypoints]
+Box = tuple[int, float, int | None] | tuple[int, float, int | None, int]
+POSE_HEADS = ("keypoints",)  # judged where every box has its keypoint count (a pose model's records)
 
 
 def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) -> list[list[Box]]:
@@ -47,14 +57,19 @@ def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) ->
         for detection in found:
             assert frame is not None
             landmark = box_count(teacher, frame, detection.bbox)
-            boxes.append((detection.fingers, round(float(detection.confidence), 4), landmark))
+            box: Box = (detection.fingers, round(float(detection.confidence), 4), landmark)
+            if detection.keypoints is not None:
+                box = (*box, count_raised_in_image(np.array(detection.keypoints)))
+            boxes.append(box)
         records.append(boxes)
     return records
 
 
 def hand_count(box: Box, head: str, sure: float) -> int:
     """One hand's fingers by `head` (`sure`: the arbitrated head's confidence threshold)."""
-    fingers, confidence, landmark = box
+    fingers, confidence, landmark = box[:3]
+    if head == "keypoints":
+        return box[3] if len(box) > 3 else fingers
     if head == "classes" or landmark is None or (head in SURE_HEADS and confidence >= sure):
         return fingers
     return landmark

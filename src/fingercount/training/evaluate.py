@@ -144,8 +144,10 @@ def detection_metrics(
     """mAP, precision, recall, F1 and per-class AP from Ultralytics' validator on the weights."""
     from ultralytics import YOLO
 
-    model = YOLO(str(weights), task="detect")
+    from fingercount.training.yolo import detector_of
+
     with tempfile.TemporaryDirectory() as tmp:
+        model = YOLO(str(detector_of(weights, Path(tmp))), task="detect")  # a pose model's boxes and classes
         result = model.val(
             data=str(data_yaml), split=split, imgsz=imgsz, batch=16, device=device, plots=False,
             verbose=False, project=tmp, name="val", agnostic_nms=False,

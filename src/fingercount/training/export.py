@@ -8,6 +8,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
+from typing import Any
 
 from fingercount.errors import FingercountError
 
@@ -16,9 +17,36 @@ class ExportError(FingercountError):
     code = "export_failed"
 
 
+def quiet_openvino() -> None:
+    """OpenVINO's conversion tools send telemetry unless the user opted out: each event forks the
+    process from a worker thread to post it, and a fork taken while another thread holds the C
+    resolver's lock hangs for ever (seen: an export that never returned, its forked child waiting in
+    getaddrinfo). Declined for this process only, as Ultralytics' integrations are; the user's
+    consent file is not written."""
+    try:
+        from openvino_telemetry import Telemetry  # type: ignore[import-untyped]
+    except ImportError:
+        return
+    original = Telemetry.init
+    if getattr(original, "declined", False):
+        return
+
+    def init(self: Any, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        self.consent = False
+
+    init.declined = True  # type: ignore[attr-defined]
+    Telemetry.init = init
+    made = getattr(Telemetry, "_SingletonMetaClass__single_instance", None)  # one made before this call
+    if made is not None:
+        made.consent = False
+
+
 def export_model(weights: Path, imgsz: int, out_dir: Path) -> dict[str, Path]:
     """Write `out_dir/model.onnx` and `out_dir/model_openvino/`; returns format -> path."""
     from ultralytics import YOLO
+
+    quiet_openvino()
 
     out_dir.mkdir(parents=True, exist_ok=True)
     exported: dict[str, Path] = {}
@@ -28,7 +56,7 @@ def export_model(weights: Path, imgsz: int, out_dir: Path) -> dict[str, Path]:
     }
     for fmt, (target, options) in formats.items():
         try:
-            model = YOLO(str(weights), task="detect")
+            model = YOLO(str(weights))  # its own task: detect, or pose (`model.landmarks`)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", FutureWarning)  # torch.jit.trace deprecation, inside Ultralytics
                 produced = Path(model.export(format=fmt, imgsz=imgsz, verbose=False, **options))
@@ -64,6 +92,8 @@ def _quantize(xml: Path, images: list[Path], imgsz: int, out_dir: Path) -> Path:
     import cv2
     import nncf
     import openvino as ov
+
+    quiet_openvino()
 
     nncf.set_log_level(logging.ERROR)  # an INFO line per operation it leaves unquantized
 

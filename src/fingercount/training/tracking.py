@@ -91,6 +91,14 @@ def flatten(prefix: str, values: Mapping[str, Any]) -> dict[str, Any]:
     return flat
 
 
+def log_params_if_tracked(params: Mapping[str, Any]) -> None:
+    """Params of the active run; none where nothing tracks (a tuning trial's fit)."""
+    import mlflow
+
+    if mlflow.active_run() is not None:
+        mlflow.log_params(params)
+
+
 def environment_params() -> dict[str, str]:
     """Package versions and hardware, so a run can be reproduced and compared."""
     params = {"env.python": platform.python_version(), "env.platform": platform.platform()}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import shutil
 import time
@@ -30,7 +31,8 @@ from fingercount.preprocessing import build_pipeline
 from fingercount.registry.client import DEFAULT_CACHE, Registry
 from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
 from fingercount.training import precision, tracking
-from fingercount.training.evaluate import EvalReport
+from fingercount.training.evaluate import EvalReport, read_data_yaml
+from fingercount.training.landmark_labels import landmark_data_yaml
 from fingercount.training.paste import pasted_data_yaml
 from fingercount.training.source_weights import weighted_data_yaml
 from fingercount.training.yolo import (
@@ -39,6 +41,7 @@ from fingercount.training.yolo import (
     UseThreads,
     WithoutIntegrations,
     model_source,
+    pose_model,
     quiet_ultralytics,
     resolve_device,
     train_args,
@@ -46,6 +49,8 @@ from fingercount.training.yolo import (
 
 if TYPE_CHECKING:
     from fingercount.settings import Settings
+
+log = logging.getLogger(__name__)
 
 # Ultralytics outputs worth keeping, each logged once under the run's artifact folders.
 _PLOTS = (
@@ -255,7 +260,16 @@ def fit(
     from ultralytics import YOLO
 
     quiet_ultralytics()
-    model = YOLO(source)
+    prepared = data_yaml.parent
+    if config.model.landmarks:
+        if not resume:  # a resumed run reads its own copy again
+            data_yaml, tally = landmark_data_yaml(data_yaml, project / name / "landmarks", progress)
+            log.info("model.landmarks: %(with_landmarks)d boxes with the teacher's landmarks, %(without)d without",
+                     tally)  # fmt: skip
+            tracking.log_params_if_tracked({f"landmarks.boxes_{key}": value for key, value in tally.items()})
+        model = pose_model(source, config.model.architecture, read_data_yaml(data_yaml)[1], project / name)
+    else:
+        model = YOLO(source)
     if config.training.epochs == 0:
         return _as_they_are(model, Path(source), project / name)
     model.callbacks["on_pretrain_routine_start"].insert(0, WithoutIntegrations())
@@ -270,7 +284,6 @@ def fit(
     model.add_callback("on_train_epoch_start", threads)
     bar = EpochProgress(config.training.epochs, progress, report)
     model.add_callback("on_fit_epoch_end", bar)
-    prepared = data_yaml.parent
     if config.training.source_weights and not resume:  # a resumed run reads its own list again
         data_yaml, _ = weighted_data_yaml(data_yaml, config.training.source_weights, project / name / "data")
     if config.augmentation.paste.images and not resume:

@@ -5,6 +5,7 @@ Ultralytics is imported lazily (it is slow to import and pulls in torch).
 
 from __future__ import annotations
 
+import copy
 import logging
 import os
 import socket
@@ -12,11 +13,16 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from fingercount.config import ARCHITECTURES, TrainingConfig
 from fingercount.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+# A pose model's keypoints (`model.landmarks`): the teacher's 21 hand landmarks, x, y and visibility
+# (0: not labelled, 2: visible).
+KPT_SHAPE = [21, 3]
 # Integrations that would log on their own (a second MLflow run, analytics); we own tracking.
 _INTEGRATIONS = ("mlflow", "sync", "clearml", "comet", "dvc", "raytune", "tensorboard", "wandb", "hub")
 
@@ -247,3 +253,58 @@ def train_args(config: TrainingConfig, data_yaml: Path, project: Path, name: str
         "val": True,
         "verbose": False,
     }
+
+
+def model_task(weights: Path) -> str:
+    """A checkpoint's task: `detect`, or `pose` for a model trained with `model.landmarks`."""
+    from ultralytics.nn.tasks import guess_model_task, load_checkpoint
+
+    model, _ = load_checkpoint(str(weights))
+    return str(guess_model_task(model))
+
+
+def pose_model(source: str, architecture: str, names: list[str], folder: Path) -> Any:
+    """`model.landmarks`: the YOLO to train. `source` itself where it has a pose head already (a
+    resumed or fine-tuned pose run); else the architecture's pose model, with these classes and 21
+    keypoints, taking from a detection checkpoint every layer but the keypoint branch (its classes
+    included: Ultralytics' own load of a detection checkpoint into a pose model of 80 classes drops them)."""
+    from ultralytics import YOLO
+    from ultralytics.nn.tasks import yaml_model_load
+
+    if source.endswith(".pt") and model_task(Path(source)) == "pose":
+        return YOLO(source)
+    stem = f"{ARCHITECTURES[architecture]}-pose"
+    cfg = yaml_model_load(f"{stem}.yaml")
+    cfg.update(nc=len(names), kpt_shape=KPT_SHAPE)
+    cfg.pop("yaml_file", None)
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / f"{stem}.yaml").write_text(yaml.safe_dump(cfg, sort_keys=False))  # the name keeps the scale (n, s…)
+    model = YOLO(str(folder / f"{stem}.yaml"), task="pose")
+    if source.endswith(".pt"):
+        model.load(source)
+    return model
+
+
+def detector_of(weights: Path, folder: Path) -> Path:
+    """The boxes and classes of a pose checkpoint as a detection checkpoint (`weights` itself for a
+    detection one): Ultralytics' detection validator reads every channel past the box as a class."""
+    import torch
+    from ultralytics.nn.tasks import DetectionModel, guess_model_task, load_checkpoint
+
+    model, ckpt = load_checkpoint(str(weights))
+    if guess_model_task(model) != "pose":
+        return weights
+    cfg = copy.deepcopy(model.yaml)
+    cfg["head"][-1] = [cfg["head"][-1][0], 1, "Detect", ["nc"]]
+    cfg.pop("kpt_shape", None)
+    detector = DetectionModel(cfg, nc=len(model.names), verbose=False)
+    missing, _ = detector.load_state_dict(model.float().state_dict(), strict=False)
+    if missing:
+        raise ValueError(f"{weights}: the pose model lacks detection layers {missing[:3]}")
+    args = {**(getattr(model, "args", None) or {}), "task": "detect"}  # Ultralytics reads the task from these
+    detector.names, detector.args, detector.stride = model.names, args, model.stride
+    folder.mkdir(parents=True, exist_ok=True)
+    target = folder / f"{weights.stem}-boxes.pt"
+    train_args = {**(ckpt.get("train_args") or {}), "task": "detect"}
+    torch.save({**ckpt, "model": detector.half(), "ema": None, "optimizer": None, "train_args": train_args}, target)
+    return target

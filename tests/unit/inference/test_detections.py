@@ -57,6 +57,23 @@ def test_decode_drops_low_scores_and_clips_to_the_image() -> None:
     assert decode(output, box, (64, 64), NAMES, conf=0.95) == []
 
 
+def test_decode_maps_a_pose_models_keypoints_back_with_its_box() -> None:
+    box = Letterbox(scale=0.5, pad_x=0, pad_y=20)
+    detector = head_output([(80, 80, 40, 20, 2, 0.9)])
+    points = np.zeros((1, 21 * 3, detector.shape[2]), np.float32)
+    points[0, 0::3, 0] = np.arange(21) + 60  # x of each landmark, letterbox pixels
+    points[0, 1::3, 0] = 70  # y
+    points[0, 2::3, 0] = 0.3  # visibility: not used to count
+    (found,) = decode(np.concatenate([detector, points], axis=1), box, (240, 320), NAMES, conf=0.25)
+    assert (found.class_id, found.bbox) == (2, pytest.approx((120, 100, 200, 140)))  # the classes end at 4 + 5
+    assert found.keypoints is not None
+    assert len(found.keypoints) == 21
+    assert found.keypoints[0] == pytest.approx((120, 100))
+    assert found.keypoints[20] == pytest.approx((160, 100))
+    (plain,) = decode(detector, box, (240, 320), NAMES, conf=0.25)
+    assert plain.keypoints is None
+
+
 def test_one_hand_is_one_box_whatever_its_classes() -> None:
     """Class-agnostic NMS: a '3' box and a '4' box on the same hand count once, as the surer one."""
     box = Letterbox(scale=1.0, pad_x=0, pad_y=0)

@@ -7,7 +7,7 @@ import itertools
 import numpy as np
 import pytest
 
-from fingercount.labeling.fingers import count_raised, raised_fingers
+from fingercount.labeling.fingers import count_raised, count_raised_in_image, raised_fingers
 
 # Knuckle x positions of index..pinky (index on +x, the thumb's side); the palm runs up +y.
 _KNUCKLES_X = (0.03, 0.01, -0.01, -0.03)
@@ -56,3 +56,14 @@ def test_a_fist_counts_zero_not_nothing() -> None:
 def test_wrong_shape_is_refused() -> None:
     with pytest.raises(ValueError, match="21 landmarks"):
         raised_fingers(np.zeros((20, 3)))
+
+
+FRONT = [(True,) * 5, (False,) * 5, (False, True, True, False, False), (True, True, False, False, True)]
+
+
+@pytest.mark.parametrize("fingers", FRONT)
+def test_the_rule_in_the_image_plane_counts_a_hand_seen_from_the_front(fingers: tuple[bool, ...]) -> None:
+    pixels = hand(*fingers)[:, :2] * np.array([2000, -2000]) + (320, 400)  # metres to pixels, y down
+    assert count_raised_in_image(pixels) == sum(fingers)
+    with pytest.raises(ValueError, match="x, y"):
+        count_raised_in_image(hand(*fingers))

@@ -81,3 +81,15 @@ def test_a_result_without_whole_photo_counts_is_judged_on_the_heads_it_can() -> 
         "photo+landmarks",
         "sure+photo",
     }
+
+
+def test_a_pose_models_keypoint_head_is_judged_where_every_box_has_its_keypoint_count() -> None:
+    boxes = {
+        "val/other": {"a.jpg": (2, [(2, 0.9, 3, 2)])},
+        "left_out": {"c.jpg": (3, [(2, 0.9, 1, 3)]), "d.jpg": (1, [(1, 0.8, None, 4)]), "e.jpg": (2, [])},
+    }
+    counted = heads(boxes, {}, 0.3)
+    assert counted["keypoints"]["accuracy"] == pytest.approx(1 / 3)  # 3 right; 4 for 1; no hand for 2
+    assert counted["classes"]["accuracy"] == pytest.approx(1 / 3)
+    assert "keypoints" not in heads({**boxes, "left_out": {"c.jpg": (3, [(2, 0.9, 1)])}}, {}, 0.3)  # a detector
+    assert "keypoints" not in heads({**boxes, "left_out": {"e.jpg": (2, [])}}, {}, 0.3)  # no box to judge
