@@ -72,6 +72,7 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/load.py --server-cpus 0 --client-cpus 1 --nice 0 --via-nginx
 	$(PY) benchmarks/monitoring.py
 	$(PY) benchmarks/count_heads.py
+	$(PY) benchmarks/lever_cost.py
 	$(PY) benchmarks/head_gate.py
 	$(PY) benchmarks/training_speed.py --from-checkpoint --epochs 5 --fraction 1 --no-cache-arm --count
 	$(PY) benchmarks/gpu.py

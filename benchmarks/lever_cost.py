@@ -1,0 +1,145 @@
+"""What each training lever of the leave-out campaign costs a served request, before its runs land:
+a lever's serving cost is its architecture and input size, not its weights.
+
+    python benchmarks/lever_cost.py [--requests 100] [--rounds 2]
+
+Each lever's model is registered once (`training.epochs: 0`) in a temporary store and served in
+turn, rounds alternated, the baseline (the checkpoint `make demo` serves, YOLO11n at 160 px) first:
+- imgsz-224 / imgsz-320: the same weights, exported and served at that size;
+- yolo11s: a YOLO11s of 6 classes (untrained: the cost is its layers');
+- landmarks: the pose model `model.landmarks` trains, made from the checkpoint (every detection
+  layer, the keypoint branch new): served as a detector, its keypoints decoded too.
+paste-hands and augment-scene change the training data only: they cost what the baseline does.
+Prints /predict p50 and p95 (concurrency 1) and WebSocket frames/s on a one-hand 640x480 webcam
+photo, each against the baseline, with the `classes` head (a landmark head adds its own cost:
+benchmarks/count_heads.py).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from count_heads import CHECKPOINT, measure
+from serving import REPO, real_frame
+
+# lever -> (architecture, input size, how its weights are made)
+LEVERS = {
+    "baseline": ("yolo11n", 160, "checkpoint"),
+    "imgsz-224": ("yolo11n", 224, "checkpoint"),
+    "imgsz-320": ("yolo11n", 320, "checkpoint"),
+    "yolo11s": ("yolo11s", 160, "scratch"),
+    "landmarks": ("yolo11n", 160, "pose"),
+}
+
+
+def weights_for(how: str, architecture: str, root: Path) -> str:
+    from ultralytics import YOLO
+
+    from fingercount.checkpoints import checkpoint_path
+    from fingercount.training.yolo import pose_model
+
+    names = [str(count) for count in range(6)]
+    if how == "checkpoint":
+        return CHECKPOINT
+    if how == "pose":
+        model = pose_model(str(checkpoint_path(CHECKPOINT)), architecture, names, root / "pose")
+    else:
+        import yaml
+        from ultralytics.nn.tasks import yaml_model_load
+
+        cfg = yaml_model_load(f"{architecture}.yaml")
+        cfg.update(nc=len(names))
+        cfg.pop("yaml_file", None)
+        (root / f"{architecture}.yaml").write_text(yaml.safe_dump(cfg))
+        model = YOLO(str(root / f"{architecture}.yaml"))
+    import copy
+
+    import torch
+
+    model.model.names = dict(enumerate(names))
+    target = root / f"{how}-{architecture}.pt"
+    ckpt = model.ckpt or {}
+    train_args = {**(ckpt.get("train_args") or {}), "task": model.task}  # a checkpoint's own says detect
+    torch.save({**ckpt, "model": copy.deepcopy(model.model).half(), "ema": None, "train_args": train_args}, target)
+    return str(target)
+
+
+def register_levers(root: Path, levers: list[str]) -> tuple[str, dict[str, str]]:
+    """Each lever's model registered as it is in a store under `root`: (URI, lever -> version)."""
+    from fingercount.config import load_training_config
+    from fingercount.training.trainer import TrainEnvironment, train
+
+    shutil.copytree(REPO / "configs", root / "configs")
+    os.chdir(root)
+    uri = f"sqlite:///{root / 'mlruns.db'}"
+    env = TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False)
+    base = load_training_config(Path("configs/test_config.yaml"))
+    versions = {}
+    for lever in levers:
+        architecture, size, how = LEVERS[lever]
+        config = base.model_copy(
+            update={
+                "model": base.model.model_copy(
+                    update={"architecture": architecture, "weights": weights_for(how, architecture, root)}
+                ),
+                "dataset": base.dataset.model_copy(update={"img_size": size}),
+                "training": base.training.model_copy(update={"epochs": 0}),
+                "export": base.export.model_copy(update={"int8": False}),
+                "mlflow": base.mlflow.model_copy(update={"experiment_name": "lever-cost-benchmark"}),
+            }
+        )
+        versions[lever] = str(train(config, env).model_version)
+    return uri, versions
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--requests", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--levers", default=",".join(LEVERS), help="comma-separated; the baseline is always measured")
+    args = parser.parse_args()
+
+    from fingercount.settings import quiet_third_parties
+
+    quiet_third_parties()
+    levers = ["baseline", *(lever for lever in args.levers.split(",") if lever != "baseline")]
+    unknown = sorted(set(levers) - set(LEVERS))
+    if unknown:
+        parser.error(f"unknown lever(s) {', '.join(unknown)}; choose from {', '.join(LEVERS)}")
+    image = real_frame()
+    work = Path(tempfile.mkdtemp(prefix="fc-lever-bench-"))
+    uri, versions = register_levers(work, levers)
+    runs: dict[str, list[dict[str, float]]] = {lever: [] for lever in levers}
+    for round_ in range(args.rounds):
+        for lever in levers if round_ % 2 == 0 else levers[::-1]:  # alternated
+            runs[lever].append(measure(uri, work, versions[lever], image, args.requests))
+    shutil.rmtree(work, ignore_errors=True)
+
+    def median(lever: str, key: str) -> float:
+        return statistics.median(run[key] for run in runs[lever])
+
+    print(f"lever cost: one-hand webcam photo at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
+    print(
+        f"{'lever':<12} {'model':<16} {'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12} "
+        f"{'p50 / base':>11} {'fps / base':>11}"
+    )
+    for lever in levers:
+        architecture, size, how = LEVERS[lever]
+        model = f"{architecture}{'-pose' if how == 'pose' else ''}@{size}"
+        p50, fps = median(lever, "p50"), median(lever, "fps")
+        print(
+            f"{lever:<12} {model:<16} {p50:>8.2f} {median(lever, 'p95'):>8.2f} {fps:>12.1f} "
+            f"{p50 / median('baseline', 'p50'):>10.2f}x {fps / median('baseline', 'fps'):>10.2f}x"
+        )
+    print("paste-hands and augment-scene: the baseline's model (they change the training data only)")
+
+
+if __name__ == "__main__":
+    main()
