@@ -27,6 +27,7 @@ from fingercount.data.fetch import missing_sets
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
 from fingercount.errors import ConfigError, DatasetError, TrackingUnavailableError
+from fingercount.labeling.teacher import unavailable_reason
 from fingercount.preprocessing import build_pipeline
 from fingercount.registry.client import DEFAULT_CACHE, Registry
 from fingercount.registry.package import ModelMetadata, ModelPackage, ParentVersion
@@ -141,6 +142,7 @@ def train(
     """
     registry = Registry(env.tracking_uri, env.model_cache).check()
     source, parent = starting_point(config, registry)  # fails fast (offline pretrained, unknown version)
+    teacher_needed(config)
     project = env.experiments_dir / config.mlflow.experiment_name
     if resume is not None:
         source = str(checkpoint(project, resume))
@@ -185,6 +187,16 @@ def train(
     except tracking.TrackingLost as lost:
         raise TrackingUnavailableError(lost_message(env, lost.run_id, project, result, config_path)) from lost
     return result
+
+
+def teacher_needed(config: TrainingConfig) -> None:
+    """Before any run starts: the keys that label with the hand-landmark teacher, where it cannot run."""
+    needs = [key for key, on in (("model.landmarks", config.model.landmarks),
+                                 ("augmentation.paste", config.augmentation.paste.images > 0)) if on]  # fmt: skip
+    if needs and (reason := unavailable_reason()) is not None:
+        raise ConfigError(
+            f"{' and '.join(needs)} label with the hand-landmark teacher, which cannot run here: {reason}"
+        )
 
 
 def lost_message(

@@ -127,3 +127,17 @@ def test_a_trained_pose_model_counts_alike_on_every_engine_with_its_keypoints(
         records = box_records(engines["onnx"], photos[:2], teacher)
     assert all(len(box) == 4 and 0 <= box[3] <= 5 for boxes in records for box in boxes)
     assert hand_count(records[0][0], "keypoints", 1.0) == records[0][0][3]  # type: ignore[misc]
+
+
+def test_without_the_teacher_a_landmarks_run_stops_before_it_starts(monkeypatch: pytest.MonkeyPatch) -> None:
+    from fingercount.errors import ConfigError
+    from fingercount.training import trainer
+
+    config = TrainingConfig.model_validate({"model": {"landmarks": True}})
+    trainer.teacher_needed(config)  # it runs here: nothing to say
+    monkeypatch.setattr(
+        trainer, "unavailable_reason", lambda: "MediaPipe is not installed: pip install 'fingercount[label]'"
+    )
+    with pytest.raises(ConfigError, match=r"^model.landmarks label with the hand-landmark teacher, .*pip install"):
+        trainer.teacher_needed(config)
+    trainer.teacher_needed(TrainingConfig())  # a plain recipe needs no teacher
