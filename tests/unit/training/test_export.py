@@ -22,10 +22,9 @@ assert before.consent is False  # the instance made before
 again = init_ovc_telemetry(app_name="another tool")  # a re-initialisation decides again
 assert again is before and again.consent is False
 import multiprocessing
-for child in multiprocessing.active_children():  # the event its first initialisation sent
-    child.join(60)
+posting = set(multiprocessing.active_children())  # the event its first initialisation sent, maybe still posting
 before.send_event("ovc", "export", "test")  # declined: no process is forked to post it
-assert not multiprocessing.active_children()
+assert set(multiprocessing.active_children()) <= posting
 """
 
 
