@@ -20,6 +20,7 @@ import statistics
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from serving import REPO, http_latencies, percentile, real_frame, served, websocket_fps
@@ -49,16 +50,24 @@ def empty_frame() -> bytes:
     return encoded.tobytes()
 
 
-def register_heads(root: Path, heads: list[str], sure: float) -> tuple[str, dict[str, str]]:
-    """The checkpoint registered as it is once per head, in a store under `root`: (URI, head -> version)."""
+def local_store(root: Path) -> tuple[str, Any, Any]:
+    """A registry under `root` (the working folder from here on): (URI, its TrainEnvironment, the test
+    recipe to register versions from)."""
     from fingercount.config import load_training_config
-    from fingercount.training.trainer import TrainEnvironment, train
+    from fingercount.training.trainer import TrainEnvironment
 
     shutil.copytree(REPO / "configs", root / "configs")
     os.chdir(root)
     uri = f"sqlite:///{root / 'mlruns.db'}"
     env = TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False)
-    base = load_training_config(Path("configs/test_config.yaml"))
+    return uri, env, load_training_config(Path("configs/test_config.yaml"))
+
+
+def register_heads(root: Path, heads: list[str], sure: float) -> tuple[str, dict[str, str]]:
+    """The checkpoint registered as it is once per head, in a store under `root`: (URI, head -> version)."""
+    from fingercount.training.trainer import train
+
+    uri, env, base = local_store(root)
     versions = {}
     for head in heads:
         config = base.model_copy(
@@ -84,6 +93,32 @@ def measure(uri: str, work: Path, version: str, image: bytes, requests: int) -> 
     return {"p50": statistics.median(latencies), "p95": percentile(latencies, 0.95), "fps": fps}
 
 
+def alternated(
+    uri: str, work: Path, versions: dict[str, str], image: bytes, requests: int, rounds: int
+) -> dict[str, dict[str, float]]:
+    """Each arm's version served in turn, rounds alternated (the first arm is the baseline): the
+    median over rounds of each arm's p50, p95 and WebSocket frames/s."""
+    arms = list(versions)
+    runs: dict[str, list[dict[str, float]]] = {arm: [] for arm in arms}
+    for round_ in range(rounds):
+        for arm in arms if round_ % 2 == 0 else arms[::-1]:
+            runs[arm].append(measure(uri, work, versions[arm], image, requests))
+    return {
+        arm: {key: statistics.median(run[key] for run in runs[arm]) for key in ("p50", "p95", "fps")} for arm in arms
+    }
+
+
+COLUMNS = f"{'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12} {'p50 / base':>11} {'fps / base':>11}"
+
+
+def cells(arm: dict[str, float], base: dict[str, float]) -> str:
+    """An arm's figures under COLUMNS, its ratios against the baseline arm's."""
+    return (
+        f"{arm['p50']:>8.2f} {arm['p95']:>8.2f} {arm['fps']:>12.1f} "
+        f"{arm['p50'] / base['p50']:>10.2f}x {arm['fps'] / base['fps']:>10.2f}x"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--requests", type=int, default=100)
@@ -102,26 +137,14 @@ def main() -> None:
     image = real_frame() if args.frame == "hand" else empty_frame()
     work = Path(tempfile.mkdtemp(prefix="fc-heads-bench-"))
     uri, versions = register_heads(work, heads, args.sure)
-    runs: dict[str, list[dict[str, float]]] = {head: [] for head in heads}
-    for round_ in range(args.rounds):
-        for head in heads if round_ % 2 == 0 else heads[::-1]:  # alternated
-            runs[head].append(measure(uri, work, versions[head], image, args.requests))
+    medians = alternated(uri, work, versions, image, args.requests, args.rounds)
     shutil.rmtree(work, ignore_errors=True)
 
-    def median(head: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[head])
-
     what = "one-hand webcam photo" if args.frame == "hand" else "webcam photo with its hands painted out"
-    print(f"count heads: {what} at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
-    print(
-        f"{'head':<18} {'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12} {'p50 / classes':>14} {'frames/s / classes':>19}"
-    )
+    print(f"count heads: {what} at 640x480, {args.requests} requests x {args.rounds} rounds, medians; base: classes")
+    print(f"{'head':<18} {COLUMNS}")
     for head in heads:
-        p50, fps = median(head, "p50"), median(head, "fps")
-        print(
-            f"{head:<18} {p50:>8.2f} {median(head, 'p95'):>8.2f} {fps:>12.1f} "
-            f"{p50 / median('classes', 'p50'):>13.2f}x {fps / median('classes', 'fps'):>18.2f}x"
-        )
+        print(f"{head:<18} {cells(medians[head], medians['classes'])}")
     print("bound for a served head (issue 39): p50 <= 1.3x classes, WebSocket >= 60 frames/s at 640 px")
 
 

@@ -18,16 +18,14 @@ benchmarks/count_heads.py).
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
-import statistics
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from count_heads import CHECKPOINT, measure
-from serving import REPO, real_frame
+from count_heads import CHECKPOINT, COLUMNS, alternated, cells, local_store
+from serving import real_frame
 
 # lever -> (architecture, input size, how its weights are made)
 LEVERS = {
@@ -73,14 +71,9 @@ def weights_for(how: str, architecture: str, root: Path) -> str:
 
 def register_levers(root: Path, levers: list[str]) -> tuple[str, dict[str, str]]:
     """Each lever's model registered as it is in a store under `root`: (URI, lever -> version)."""
-    from fingercount.config import load_training_config
-    from fingercount.training.trainer import TrainEnvironment, train
+    from fingercount.training.trainer import train
 
-    shutil.copytree(REPO / "configs", root / "configs")
-    os.chdir(root)
-    uri = f"sqlite:///{root / 'mlruns.db'}"
-    env = TrainEnvironment(uri, (root / "mlartifacts").as_uri(), model_cache=root / "cache", progress=False)
-    base = load_training_config(Path("configs/test_config.yaml"))
+    uri, env, base = local_store(root)
     versions = {}
     for lever in levers:
         architecture, size, how = LEVERS[lever]
@@ -116,28 +109,15 @@ def main() -> None:
     image = real_frame()
     work = Path(tempfile.mkdtemp(prefix="fc-lever-bench-"))
     uri, versions = register_levers(work, levers)
-    runs: dict[str, list[dict[str, float]]] = {lever: [] for lever in levers}
-    for round_ in range(args.rounds):
-        for lever in levers if round_ % 2 == 0 else levers[::-1]:  # alternated
-            runs[lever].append(measure(uri, work, versions[lever], image, args.requests))
+    medians = alternated(uri, work, versions, image, args.requests, args.rounds)
     shutil.rmtree(work, ignore_errors=True)
 
-    def median(lever: str, key: str) -> float:
-        return statistics.median(run[key] for run in runs[lever])
-
     print(f"lever cost: one-hand webcam photo at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
-    print(
-        f"{'lever':<12} {'model':<16} {'p50 ms':>8} {'p95 ms':>8} {'WS frames/s':>12} "
-        f"{'p50 / base':>11} {'fps / base':>11}"
-    )
+    print(f"{'lever':<12} {'model':<16} {COLUMNS}")
     for lever in levers:
         architecture, size, how = LEVERS[lever]
         model = f"{architecture}{'-pose' if how == 'pose' else ''}@{size}"
-        p50, fps = median(lever, "p50"), median(lever, "fps")
-        print(
-            f"{lever:<12} {model:<16} {p50:>8.2f} {median(lever, 'p95'):>8.2f} {fps:>12.1f} "
-            f"{p50 / median('baseline', 'p50'):>10.2f}x {fps / median('baseline', 'fps'):>10.2f}x"
-        )
+        print(f"{lever:<12} {model:<16} {cells(medians[lever], medians['baseline'])}")
     print("paste-hands and augment-scene: the baseline's model (they change the training data only)")
 
 
