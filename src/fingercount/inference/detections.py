@@ -89,8 +89,10 @@ def decode(
     xyxy = (xyxy[order] - [box.pad_x, box.pad_y, box.pad_x, box.pad_y]) / box.scale
     xyxy[:, [0, 2]] = xyxy[:, [0, 2]].clip(0, width)
     xyxy[:, [1, 3]] = xyxy[:, [1, 3]].clip(0, height)
-    points = predictions[keep][order, 4 + len(names) :].reshape(len(order), -1, 3)[..., :2]
-    points = (points - [box.pad_x, box.pad_y]) / box.scale if points.shape[1] else None
+    points = None
+    if predictions.shape[1] > 4 + len(names):  # a pose model's keypoints (x, y, visibility) follow the classes
+        points = predictions[keep][order, 4 + len(names) :].reshape(len(order), -1, 3)[..., :2]
+        points = (points - [box.pad_x, box.pad_y]) / box.scale
     return [
         Detection(
             int(c), names[int(c)], float(p), (float(b[0]), float(b[1]), float(b[2]), float(b[3])),

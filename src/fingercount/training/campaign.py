@@ -39,7 +39,7 @@ from fingercount.config import (
 from fingercount.errors import ConfigError
 from fingercount.labeling.photo import PHOTO_RULE
 from fingercount.training.count_eval import _photo_id, report, teacher_counts
-from fingercount.training.count_heads import HEADS, POSE_HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
+from fingercount.training.count_heads import MEASURED_HEADS, POSE_HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
 from fingercount.training.leave_out import leave_out, photo_root, source_truth
 from fingercount.training.trainer import TrainEnvironment
 
@@ -248,7 +248,7 @@ def heads(boxes: dict[str, Any], whole: dict[str, int], count_conf: float) -> di
     truth = [boxes["left_out"][photo][0] for photo in photos]
     records = [boxes["left_out"][photo][1] for photo in photos]
     counted = {}
-    for head in (*HEADS, *POSE_HEADS):
+    for head in MEASURED_HEADS:
         if head in WHOLE_PHOTO_HEADS and not all(photo in whole for photo in photos):
             continue  # a result from before the whole-photo counts were recorded
         if head in POSE_HEADS and not _with_keypoints(records):
@@ -362,7 +362,7 @@ def report_table(plan: Plan) -> str:
         if any(cell != "— | —" for cell in cells):
             lines.append(f"| {lever}, stage {stage} of {len(plan.stages)} | classes | " + " | ".join(cells) + " | — |")
     for lever in plan.levers:
-        for head in (*HEADS, *POSE_HEADS):
+        for head in MEASURED_HEADS:
             cells, minutes, any_run = [], [], False
             for source in plan.sources:
                 finals = []
@@ -420,7 +420,7 @@ def verdicts(plan: Plan) -> list[str]:
 
     lines = []
     for lever in plan.levers:
-        for head in (*HEADS, *POSE_HEADS):
+        for head in MEASURED_HEADS:
             if (lever, head) == (BASELINE, "classes"):
                 continue
             parts, outcomes = [], []

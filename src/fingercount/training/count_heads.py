@@ -40,11 +40,13 @@ if TYPE_CHECKING:
     from fingercount.labeling.teacher import HandTeacher
 
 __all__ = [
-    "HEADS", "POSE_HEADS", "WHOLE_PHOTO_HEADS", "Box", "box_records", "choose_sure", "hand_count", "photo_totals"
+    "HEADS", "MEASURED_HEADS", "POSE_HEADS", "WHOLE_PHOTO_HEADS",
+    "Box", "box_records", "choose_sure", "hand_count", "photo_totals",
 ]  # fmt: skip
 # class count, confidence, landmark count (None: no hand found)[, the count from the model's keypoints]
 Box = tuple[int, float, int | None] | tuple[int, float, int | None, int]
 POSE_HEADS = ("keypoints",)  # judged where every box has its keypoint count (a pose model's records)
+MEASURED_HEADS = (*HEADS, *POSE_HEADS)  # what the campaign judges on each final run
 
 
 def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) -> list[list[Box]]:
