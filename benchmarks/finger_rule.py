@@ -66,7 +66,7 @@ def photos_of(data: object, name: str, limit: int) -> list[Photo]:
         truth = truth[:: max(1, len(truth) // limit)][:limit]
     cached = CACHE / f"{name}-{len(truth)}.pkl"
     if cached.is_file():
-        return pickle.loads(cached.read_bytes())  # noqa: S301 - written by this script
+        return pickle.loads(cached.read_bytes())  # written by this script; delete it to look again
     photos: list[Photo] = []
     with HandTeacher() as teacher:
         for path, count in tqdm(truth, desc=f"landmarks of {name}", unit="photo"):
