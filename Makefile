@@ -74,6 +74,7 @@ bench: install ## Run the benchmarks (see docs/benchmarks.md)
 	$(PY) benchmarks/count_heads.py
 	$(PY) benchmarks/lever_cost.py
 	$(PY) benchmarks/head_gate.py
+	$(PY) benchmarks/finger_rule.py
 	$(PY) benchmarks/training_speed.py --from-checkpoint --epochs 5 --fraction 1 --no-cache-arm --count
 	$(PY) benchmarks/gpu.py
 

@@ -352,9 +352,13 @@ class EvalSetConfig(StrictModel):
 
 
 # How a found hand's fingers are counted (registry/count_head.py): the detector's class, or the
-# hand-landmark model on its crop, or on the whole photo, in the orders their names say.
-CountHead = Literal["classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks", "sure+photo"]
+# hand-landmark model on its crop, or on the whole photo, in the orders their names say; or the
+# finger rule on the model's own keypoints (a pose model, `model.landmarks`).
+CountHead = Literal[
+    "classes", "landmarks", "arbitrated", "landmarks+photo", "photo+landmarks", "sure+photo", "keypoints"
+]
 COUNT_HEADS: tuple[str, ...] = get_args(CountHead)
+POSE_HEADS = ("keypoints",)  # they need a model that predicts keypoints; no landmark model at serving
 WHOLE_PHOTO_HEADS = (
     "landmarks+photo",
     "photo+landmarks",
@@ -369,7 +373,8 @@ class EvaluationConfig(StrictModel):
     sets: dict[Annotated[str, Field(pattern=r"^[A-Za-z0-9_-]+$")], EvalSetConfig] = {}
     teacher: bool = Field(False, description="also measure the hand-landmark teacher on each set (label extra)")
     count_head: CountHead = Field(
-        "classes", description="how the version counts a found hand; any but classes needs the label extra"
+        "classes",
+        description="how the version counts a found hand; any but classes and keypoints needs the label extra",
     )
     count_sure: float = Field(
         0.7,
@@ -417,6 +422,15 @@ class TrainingConfig(StrictModel):
     def _landmarks_without_paste(self) -> TrainingConfig:
         if self.model.landmarks and self.augmentation.paste.images:
             raise ValueError("model.landmarks and augmentation.paste: pasted hands have no landmarks yet; use one")
+        return self
+
+    @model_validator(mode="after")
+    def _keypoints_need_landmarks(self) -> TrainingConfig:
+        if self.evaluation.count_head in POSE_HEADS and not self.model.landmarks:
+            raise ValueError(
+                f"evaluation.count_head {self.evaluation.count_head} counts the model's own keypoints: "
+                "set model.landmarks: true, or choose another head"
+            )
         return self
 
 

@@ -26,7 +26,7 @@ class Detection:
     class_name: str
     confidence: float
     bbox: tuple[float, float, float, float]  # x1, y1, x2, y2 in original pixels
-    counted_by: str = "classes"  # the version's count head: classes, landmarks (the crop) or photo
+    counted_by: str = "classes"  # the version's count head: classes, landmarks (the crop), photo or keypoints
     # A pose model's 21 hand landmarks (`model.landmarks`), x, y in original pixels; None: a detector.
     keypoints: tuple[tuple[float, float], ...] | None = None
 

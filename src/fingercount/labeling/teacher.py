@@ -136,6 +136,11 @@ class HandTeacher:
     def label_with_points(self, bgr: np.ndarray) -> list[tuple[TeacherHand, np.ndarray]]:
         """Every hand found, each with its 21 landmarks in pixels (21 x 2: x, y; MediaPipe's order,
         wrist first): the hand's outline for cutting it out of the photo."""
+        return [(hand, image) for hand, image, _ in self.label_with_landmarks(bgr)]
+
+    def label_with_landmarks(self, bgr: np.ndarray) -> list[tuple[TeacherHand, np.ndarray, np.ndarray]]:
+        """Every hand found, with its 21 landmarks in pixels (21 x 2) and in metres (21 x 3, world
+        landmarks centred on the hand: what the finger rule counts)."""
         import cv2
         import mediapipe as mp
 
@@ -148,7 +153,7 @@ class HandTeacher:
         height, width = rgb.shape[:2]
         with quiet_native_logs():
             result = self._landmarker.detect(mp.Image(mp.ImageFormat.SRGB, np.ascontiguousarray(rgb)))
-        hands = []
+        hands: list[tuple[TeacherHand, np.ndarray, np.ndarray]] = []
         for image_points, world_points, handedness in zip(
             result.hand_landmarks, result.hand_world_landmarks, result.handedness, strict=True
         ):
@@ -162,7 +167,7 @@ class HandTeacher:
                 handedness=str(category.category_name),
                 score=float(category.score),
             )
-            hands.append((hand, image_xy * (width, height)))
+            hands.append((hand, image_xy * (width, height), world))
         return hands
 
     def close(self) -> None:

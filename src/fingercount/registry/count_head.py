@@ -8,7 +8,9 @@ the pyfunc and evaluation count alike:
 - `landmarks+photo`: landmarks; where the detector keeps no box, the landmark model on the frame;
 - `photo+landmarks`: the landmark model on the frame; where it finds no hand, landmarks on the boxes;
 - `sure+photo`: the class where the detector is sure (>= `count_sure`) of every box it keeps, else
-  `photo+landmarks` (sure boxes keep their class): the landmark model runs only where it is unsure.
+  `photo+landmarks` (sure boxes keep their class): the landmark model runs only where it is unsure;
+- `keypoints` (`KeypointHead`): the finger rule on the 21 keypoints a pose model (`model.landmarks`)
+  predicts for each box itself: no landmark model, so no label extra at serving.
 
 A hand the landmark model finds on the whole frame comes back with confidence 1.0: its count does
 not depend on the detector's threshold. Each answer says how it was counted (`counted_by`).
@@ -16,6 +18,7 @@ not depend on the detector's threshold. Each answer says how it was counted (`co
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 import weakref
 from typing import TYPE_CHECKING
@@ -26,6 +29,7 @@ from fingercount.config import SURE_HEADS
 from fingercount.counting import finger_count
 from fingercount.errors import ModelLoadError
 from fingercount.inference import Detection, Engine
+from fingercount.labeling.fingers import count_raised_in_image
 
 if TYPE_CHECKING:
     from fingercount.labeling.teacher import HandTeacher
@@ -48,11 +52,7 @@ class HeadEngine:
             raise ModelLoadError(f"this version counts with the {head} head, which needs the landmark model: {reason}")
         self.detector, self.head, self.sure = detector, head, sure
         self.name, self.imgsz, self.precision = detector.name, detector.imgsz, detector.precision
-        self._classes: dict[int, tuple[int, str]] = {}
-        for class_id, name in enumerate(class_names):
-            count = finger_count(name)
-            if count is not None:
-                self._classes.setdefault(count, (class_id, name))
+        self._classes = classes_by_count(class_names)
         self._local = threading.local()  # a landmarker is not thread-safe: one per serving thread
         self._teachers: list[HandTeacher] = []
         weakref.finalize(self, _close_all, self._teachers)
@@ -77,7 +77,9 @@ class HeadEngine:
     def _whole_frame(self, frame: np.ndarray, teacher: HandTeacher) -> list[Detection]:
         from fingercount.labeling.photo import photo_hands
 
-        return [self._counted(h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in photo_hands(teacher, frame)]
+        return [
+            counted(self._classes, h.count, WHOLE_FRAME_CONFIDENCE, h.box, "photo") for h in photo_hands(teacher, frame)
+        ]
 
     def _by_landmarks(self, frame: np.ndarray, detection: Detection, teacher: HandTeacher) -> Detection:
         from fingercount.labeling.crops import box_count
@@ -87,12 +89,7 @@ class HeadEngine:
         count = box_count(teacher, frame, detection.bbox)
         if count is None:
             return detection
-        return self._counted(count, detection.confidence, detection.bbox, "landmarks")
-
-    def _counted(self, count: int, confidence: float, bbox: tuple[float, ...], how: str) -> Detection:
-        class_id, name = self._classes.get(count, (-1, str(count)))  # a count the detector has no class for
-        x1, y1, x2, y2 = bbox
-        return Detection(class_id, name, float(confidence), (float(x1), float(y1), float(x2), float(y2)), how)
+        return counted(self._classes, count, detection.confidence, detection.bbox, "landmarks")
 
     def _teacher(self) -> HandTeacher:
         teacher: HandTeacher | None = getattr(self._local, "teacher", None)
@@ -102,6 +99,45 @@ class HeadEngine:
             teacher = self._local.teacher = HandTeacher()
             self._teachers.append(teacher)
         return teacher
+
+
+class KeypointHead:
+    """A pose model's engine with each box counted by the finger rule on its own keypoints (an
+    `Engine`). Per box, so a cut at a lower threshold is the answer at a higher one (no `exact_conf`)."""
+
+    def __init__(self, detector: Engine, class_names: list[str]) -> None:
+        self.detector = detector
+        self.name, self.imgsz, self.precision = detector.name, detector.imgsz, detector.precision
+        self._classes = classes_by_count(class_names)
+
+    def predict(self, frame: np.ndarray, conf: float) -> list[Detection]:
+        return [self._by_keypoints(detection) for detection in self.detector.predict(frame, conf)]
+
+    def _by_keypoints(self, detection: Detection) -> Detection:
+        if detection.keypoints is None:  # checked at load (`ModelPackage.served_engine`); never silently wrong
+            raise ModelLoadError("the keypoints head needs a model that predicts keypoints; this one predicts none")
+        count = count_raised_in_image(np.array(detection.keypoints))
+        kept = counted(self._classes, count, detection.confidence, detection.bbox, "keypoints")
+        return dataclasses.replace(kept, keypoints=detection.keypoints)
+
+
+def classes_by_count(class_names: list[str]) -> dict[int, tuple[int, str]]:
+    """Each finger count's class (its first, where names repeat a count)."""
+    classes: dict[int, tuple[int, str]] = {}
+    for class_id, name in enumerate(class_names):
+        count = finger_count(name)
+        if count is not None:
+            classes.setdefault(count, (class_id, name))
+    return classes
+
+
+def counted(
+    classes: dict[int, tuple[int, str]], count: int, confidence: float, bbox: tuple[float, ...], how: str
+) -> Detection:
+    """A hand counted `count` by a head (`how`), named by the detector's class for that count."""
+    class_id, name = classes.get(count, (-1, str(count)))  # a count the detector has no class for
+    x1, y1, x2, y2 = bbox
+    return Detection(class_id, name, float(confidence), (float(x1), float(y1), float(x2), float(y2)), how)
 
 
 def _close_all(teachers: list[HandTeacher]) -> None:

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from fingercount.config import CountHead
+from fingercount.config import POSE_HEADS, CountHead
 from fingercount.errors import ModelLoadError
 
 if TYPE_CHECKING:
@@ -58,6 +58,7 @@ class ModelMetadata(BaseModel):
     # How a found hand's fingers are counted (registry/count_head.py); versions from before: classes.
     count_head: CountHead = "classes"
     count_sure: float = Field(default=0.7, gt=0, le=1.01)  # the arbitrated head's confidence threshold
+    keypoints: int = Field(default=0, ge=0)  # each box's keypoints (a pose model, `model.landmarks`); 0: a detector
 
 
 def sha256_tree(root: Path) -> dict[str, str]:
@@ -166,9 +167,18 @@ class ModelPackage:
 
     def served_engine(self, preference: str = "auto", threads: int = 2, openvino_precision: str = "package") -> Engine:
         """The engine with the version's count head: what serving, the pyfunc and evaluation count with."""
+        head = self.metadata.count_head
+        if head in POSE_HEADS and not self.metadata.keypoints:
+            raise ModelLoadError(
+                f"this version counts with the {head} head, but its model predicts no keypoints "
+                "(trained without model.landmarks): register it with another count head"
+            )
         engine = self.engine(preference, threads, openvino_precision)
-        if self.metadata.count_head == "classes":
+        if head == "classes":
             return engine
-        from fingercount.registry.count_head import HeadEngine
+        from fingercount.registry.count_head import HeadEngine, KeypointHead
+
+        if head in POSE_HEADS:
+            return KeypointHead(engine, self.metadata.class_names)
 
         return HeadEngine(engine, self.metadata.count_head, self.metadata.count_sure, self.metadata.class_names)

@@ -292,6 +292,9 @@ def judges(count_head: str) -> dict[str, Any]:
     head that asks the landmark model itself, agreement is partly the model agreeing with itself."""
     if count_head == "classes":
         return {"independent": True, "what": "the detector's counts, judged by the hand-landmark model"}
+    if count_head == "keypoints":
+        what = "the model's counts from its own keypoints (no landmark model at serving), judged by the landmark model"
+        return {"independent": True, "what": what}
     if count_head in ("landmarks", "arbitrated"):
         what = (
             "the detector's boxes: their counts come from the same landmark model on each box's crop"

@@ -22,7 +22,8 @@ class Prediction(BaseModel):
     counted_by: str = Field(
         "classes",
         description="how the version counted this hand (its count head): the detector's class (classes), the "
-        "hand-landmark model on the box (landmarks) or on the whole frame (photo)",
+        "hand-landmark model on the box (landmarks) or on the whole frame (photo), or the finger rule on the "
+        "model's own keypoints (keypoints)",
     )
 
 

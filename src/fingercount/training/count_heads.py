@@ -13,7 +13,7 @@ found it.
   arbitrated head's threshold), else `photo+landmarks` with the class kept for the sure boxes: the
   whole-photo count on people and rooms the detector never met, its own where it has.
 - `keypoints` (a model trained with `model.landmarks` only): the finger rule on the 21 keypoints
-  the model itself predicts for each box, no second model; measured by the campaign, not yet served.
+  the model itself predicts for each box, no second model.
 
 Each photo is recorded once as its boxes — (class count, confidence, landmark count or None[,
 keypoint count]) —
@@ -29,8 +29,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from fingercount.config import COUNT_HEADS as HEADS
-from fingercount.config import SURE_HEADS, WHOLE_PHOTO_HEADS
+from fingercount.config import COUNT_HEADS as MEASURED_HEADS  # what the campaign judges on each final run
+from fingercount.config import POSE_HEADS, SURE_HEADS, WHOLE_PHOTO_HEADS
 from fingercount.inference import Engine
 from fingercount.labeling.crops import box_count
 from fingercount.labeling.fingers import count_raised_in_image
@@ -45,8 +45,8 @@ __all__ = [
 ]  # fmt: skip
 # class count, confidence, landmark count (None: no hand found)[, the count from the model's keypoints]
 Box = tuple[int, float, int | None] | tuple[int, float, int | None, int]
-POSE_HEADS = ("keypoints",)  # judged where every box has its keypoint count (a pose model's records)
-MEASURED_HEADS = (*HEADS, *POSE_HEADS)  # what the campaign judges on each final run
+HEADS = tuple(head for head in MEASURED_HEADS if head not in POSE_HEADS)  # judged on any model
+# POSE_HEADS are judged where every box has its keypoint count (a pose model's records)
 
 
 def box_records(engine: Engine, photos: Iterable[Path], teacher: HandTeacher) -> list[list[Box]]:

@@ -37,11 +37,13 @@ from fingercount.training.landmark_labels import landmark_data_yaml
 from fingercount.training.paste import pasted_data_yaml
 from fingercount.training.source_weights import weighted_data_yaml
 from fingercount.training.yolo import (
+    KPT_SHAPE,
     CpuBf16,
     EpochProgress,
     UseThreads,
     WithoutIntegrations,
     model_source,
+    model_task,
     pose_model,
     quiet_ultralytics,
     resolve_device,
@@ -347,6 +349,7 @@ def package(
         parent=parent,
         count_head=config.evaluation.count_head,
         count_sure=config.evaluation.count_sure,
+        keypoints=KPT_SHAPE[0] if model_task(fitted.weights) == "pose" else 0,
     )
     out = fitted.save_dir / "package"
     with built_aside(out) as work:

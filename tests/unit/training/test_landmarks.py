@@ -16,7 +16,11 @@ from pydantic import ValidationError
 
 from fingercount.checkpoints import checkpoint_path
 from fingercount.config import TrainingConfig
+from fingercount.errors import ModelLoadError
 from fingercount.inference.engines import build_engine
+from fingercount.labeling.fingers import count_raised_in_image
+from fingercount.registry.count_head import KeypointHead
+from fingercount.registry.package import ModelMetadata, ModelPackage
 from fingercount.training.count_heads import box_records, hand_count
 from fingercount.training.evaluate import detection_metrics
 from fingercount.training.export import export_model
@@ -92,20 +96,28 @@ def test_a_pose_model_keeps_every_detection_layer_of_its_checkpoint(tmp_path: Pa
     assert any(key.startswith("model.23.cv4") for key in pose)  # the keypoint branch, new
 
 
-def test_a_trained_pose_model_counts_alike_on_every_engine_with_its_keypoints(
-    pose_copy: tuple[Path, dict[str, int]], with_hands: Path, tmp_path: Path
-) -> None:
+@pytest.fixture(scope="module")
+def trained(pose_copy: tuple[Path, dict[str, int]], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A pose model trained one epoch from the shipped checkpoint: its weights and exports."""
+    out = tmp_path_factory.mktemp("trained")
     quiet_ultralytics()
-    model = pose_model(str(checkpoint_path(SHIPPED)), "yolo11n", NAMES, tmp_path / "model")
-    model.train(data=str(pose_copy[0]), epochs=1, imgsz=96, batch=8, workers=0, device="cpu", project=str(tmp_path),
+    model = pose_model(str(checkpoint_path(SHIPPED)), "yolo11n", NAMES, out / "model")
+    model.train(data=str(pose_copy[0]), epochs=1, imgsz=96, batch=8, workers=0, device="cpu", project=str(out),
                 name="run", verbose=False, plots=False, pretrained=True)  # fmt: skip
     weights = Path(model.trainer.save_dir) / "weights" / "best.pt"
+    exported = export_model(weights, 96, out / "exports")
+    return {"pytorch": weights, "onnx": exported["onnx"], "openvino": next(exported["openvino"].glob("*.xml"))}
+
+
+def test_a_trained_pose_model_counts_alike_on_every_engine_with_its_keypoints(
+    trained: dict[str, Path], with_hands: Path, tmp_path: Path
+) -> None:
+    weights = trained["pytorch"]
     assert model_task(weights) == "pose"
     assert model_task(detector_of(weights, tmp_path / "boxes")) == "detect"
     metrics, _ = detection_metrics(weights, with_hands, 96, "cpu", "val")  # the detection labels, not the pose copy
     assert 0.0 <= metrics["mAP50"] <= 1.0
-    exported = export_model(weights, 96, tmp_path / "exports")
-    files = {"pytorch": weights, "onnx": exported["onnx"], "openvino": next(exported["openvino"].glob("*.xml"))}
+    files = trained
     engines = {
         kind: build_engine(files, 96, NAMES, kind, threads=1)
         for kind in ("pytorch", "onnx", "openvino")
@@ -141,3 +153,43 @@ def test_without_the_teacher_a_landmarks_run_stops_before_it_starts(monkeypatch:
     with pytest.raises(ConfigError, match=r"^model.landmarks label with the hand-landmark teacher, .*pip install"):
         trainer.teacher_needed(config)
     trainer.teacher_needed(TrainingConfig())  # a plain recipe needs no teacher
+
+
+def _package(root: Path, weights: Path, keypoints: int) -> ModelPackage:
+    """A version counting with the keypoints head, as `trainer.package` registers one."""
+    metadata = ModelMetadata(class_names=NAMES, imgsz=96, count_head="keypoints", keypoints=keypoints)
+    package = ModelPackage.create(root, weights, metadata)
+    export_model(package.weights, 96, package.exports)
+    package.save()
+    return ModelPackage.open(root)
+
+
+def test_the_keypoints_head_is_served_as_the_finger_rule_on_the_models_own_keypoints(
+    trained: dict[str, Path], with_hands: Path, tmp_path: Path
+) -> None:
+    package = _package(tmp_path / "pose", trained["pytorch"], KEYPOINTS)
+    served = package.served_engine("onnx", threads=1)  # no landmark model: nothing of the label extra
+    assert isinstance(served, KeypointHead)
+    plain = package.engine("onnx", threads=1)
+    counts = set()
+    for photo in sorted((with_hands.parent / "images" / "train").glob("hands__*")):
+        frame = cv2.imread(str(photo))
+        found, hands = plain.predict(frame, 0.01), served.predict(frame, 0.01)
+        assert found
+        assert [h.bbox for h in hands] == [d.bbox for d in found]  # the same boxes, counted again
+        for box, hand in zip(found, hands, strict=True):
+            count = count_raised_in_image(np.array(box.keypoints))
+            assert (hand.fingers, hand.counted_by, hand.confidence) == (count, "keypoints", box.confidence)
+            assert hand.class_name == str(count)
+            assert hand.keypoints == box.keypoints
+            counts.add(count)
+    assert len(counts) >= 2  # the rule reads the keypoints, not one answer for every box
+
+
+def test_the_keypoints_head_on_a_model_without_keypoints_is_refused_at_load(tmp_path: Path) -> None:
+    package = _package(tmp_path / "detector", checkpoint_path(SHIPPED), 0)
+    with pytest.raises(ModelLoadError, match="keypoints head, but its model predicts no keypoints"):
+        package.served_engine("onnx", threads=1)
+    with pytest.raises(ValidationError, match=r"set model\.landmarks: true"):
+        TrainingConfig.model_validate({"evaluation": {"count_head": "keypoints"}})
+    TrainingConfig.model_validate({"model": {"landmarks": True}, "evaluation": {"count_head": "keypoints"}})

@@ -208,6 +208,10 @@ showAgreement();
 
 // How a hand was counted, where the version's count head did not use the detector's class.
 function countedBy(prediction) {
-  const how = { landmarks: "landmarks on the box", photo: "landmarks on the frame" }[prediction.counted_by];
+  const how = {
+    landmarks: "landmarks on the box",
+    photo: "landmarks on the frame",
+    keypoints: "its own keypoints",
+  }[prediction.counted_by];
   return how ? ` · ${how}` : "";
 }

@@ -1,0 +1,205 @@
+"""The finger rule judged leave-one-source-out: does a thumb fitted on two real sources, or the rule in
+the image plane, count the third source's whole photos right more often than today's rule?
+
+    python benchmarks/finger_rule.py [--config configs/real_hands_data.yaml] [--limit N]
+
+The hand-landmark model looks once at every usable photo of each real source (and again inside a
+border where it finds no hand, as every whole-photo count does); each hand's 21 landmarks, in metres
+(world) and in pixels (image), are kept in `data/cache/` so a later run only judges. Candidates:
+
+- `world` (today's rule, `labeling/fingers.py`), and `image`: the same rule in the image plane;
+- `+ thumb line`: the four long fingers by the rule, the thumb by a logistic line over the rule's own
+  thumb measures (its direction across the palm, its reach in palm widths; `+ straightness`: and the
+  cos of its bend), fitted on the one-hand photos of the *other* two sources where the photo's count
+  says what the thumb is (the count minus the long fingers the rule reads is 0 or 1).
+
+Each left-out source's photos are counted whole (the hands' sum against the label; no hand found is
+wrong) and paired against `world` photo by photo (McNemar). The rule that decides what ships is in
+docs/benchmarks.md ("The finger rule, judged leave-one-source-out"); the rule also labels training
+data, so a winner ships only when the leave-out campaign has run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import pickle
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from serving import REPO
+
+Hand = tuple[np.ndarray, np.ndarray]  # world (21, 3) metres, image (21, 2) pixels
+Photo = tuple[int, list[Hand]]  # the label's count, the hands found
+CACHE = REPO / "data" / "cache" / "finger_rule"
+THUMB_FEATURES = {"line": 2, "line+straightness": 3}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--config", type=Path, default=REPO / "configs/real_hands_data.yaml")
+    parser.add_argument("--limit", type=int, default=0, help="at most this many photos a source (0: all)")
+    args = parser.parse_args()
+
+    from fingercount.config import load_data_config
+    from fingercount.training.leave_out import real_sources
+
+    data = load_data_config(args.config)
+    sources = {name: photos_of(data, name, args.limit) for name in real_sources(data)}
+    print(table(sources))
+
+
+def photos_of(data: object, name: str, limit: int) -> list[Photo]:
+    """Each usable photo of a source: its count and the landmark model's hands (cached)."""
+    import cv2
+    from tqdm import tqdm
+
+    from fingercount.labeling.photo import PHOTO_BORDER
+    from fingercount.labeling.teacher import HandTeacher
+    from fingercount.training.leave_out import source_truth
+
+    truth = sorted(source_truth(data, name).items())  # type: ignore[arg-type]
+    if limit:
+        truth = truth[:: max(1, len(truth) // limit)][:limit]
+    cached = CACHE / f"{name}-{len(truth)}.pkl"
+    if cached.is_file():
+        return pickle.loads(cached.read_bytes())  # written by this script; delete it to look again
+    photos: list[Photo] = []
+    with HandTeacher() as teacher:
+        for path, count in tqdm(truth, desc=f"landmarks of {name}", unit="photo"):
+            bgr = cv2.imread(str(path))
+            found = teacher.label_with_landmarks(bgr) if bgr is not None else []
+            if bgr is not None and not found:  # a second look inside a border, as `photo_hands` does
+                pad = int(PHOTO_BORDER * max(bgr.shape[:2]))
+                framed = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
+                found = [hand for hand in teacher.label_with_landmarks(framed) if _inside(hand[0].box, pad, bgr)]
+            photos.append((count, [(world, image) for _, image, world in found]))
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_bytes(pickle.dumps(photos))
+    return photos
+
+
+def _inside(box: tuple[float, ...], pad: int, bgr: np.ndarray) -> bool:
+    x1, y1, x2, y2 = box
+    height, width = bgr.shape[:2]
+    return min(x2 - pad, width) > max(x1 - pad, 0) and min(y2 - pad, height) > max(y1 - pad, 0)
+
+
+def _unit(vector: np.ndarray) -> np.ndarray:
+    norm = float(np.linalg.norm(vector))
+    return vector / norm if norm > 0 else vector
+
+
+def thumb_measures(points: np.ndarray) -> np.ndarray:
+    """The rule's thumb measures on 21 landmarks (any plane): direction across the palm, reach in
+    palm widths, and the cos of the thumb's bend at its middle joint (1: straight)."""
+    across = _unit(points[5] - points[17])
+    width = float(np.linalg.norm(points[5] - points[17])) or 1e-6
+    direction = float(np.dot(_unit(points[4] - points[2]), across))
+    reach = float(np.linalg.norm(points[4] - points[17])) / width
+    straight = float(np.dot(_unit(points[3] - points[2]), _unit(points[4] - points[3])))
+    return np.array([direction, reach, straight])
+
+
+def plane(hand: Hand, name: str) -> np.ndarray:
+    world, image = hand
+    return world if name == "world" else np.c_[image, np.zeros(21)]
+
+
+def rule_fingers(hand: Hand, name: str) -> tuple[bool, ...]:
+    from fingercount.labeling.fingers import raised_fingers
+
+    return raised_fingers(plane(hand, name))
+
+
+class ThumbLine:
+    """A logistic line over the first `features` thumb measures, fitted by Newton's method (standardised,
+    a small ridge so a separable sample stays finite)."""
+
+    def __init__(self, x: np.ndarray, y: np.ndarray, ridge: float = 1e-2) -> None:
+        self.mean, self.scale = x.mean(0), x.std(0) + 1e-9
+        z = np.c_[np.ones(len(x)), (x - self.mean) / self.scale]
+        w = np.zeros(z.shape[1])
+        for _ in range(50):
+            p = 1 / (1 + np.exp(-z @ w))
+            gradient = z.T @ (p - y) + ridge * w
+            hessian = (z * (p * (1 - p))[:, None]).T @ z + ridge * np.eye(len(w))
+            step = np.linalg.solve(hessian, gradient)
+            w -= step
+            if np.abs(step).max() < 1e-8:
+                break
+        self.w = w
+
+    def raised(self, x: np.ndarray) -> bool:
+        return bool(np.r_[1.0, (x - self.mean) / self.scale] @ self.w > 0)
+
+
+def thumb_samples(photos: list[Photo], name: str, features: int) -> tuple[np.ndarray, np.ndarray]:
+    """One-hand photos whose count says what the thumb is: (measures, raised)."""
+    x, y = [], []
+    for count, hands in photos:
+        if len(hands) != 1:
+            continue
+        thumb = count - sum(rule_fingers(hands[0], name)[1:])
+        if thumb in (0, 1):
+            x.append(thumb_measures(plane(hands[0], name))[:features])
+            y.append(float(thumb))
+    return np.array(x), np.array(y)
+
+
+Counter = Callable[[Hand], int]
+
+
+def candidates(train: list[Photo]) -> dict[str, Counter]:
+    """Every candidate rule, its thumb lines fitted on `train` (the other sources' photos)."""
+    rules: dict[str, Counter] = {}
+    for name in ("world", "image"):
+        rules[name] = lambda hand, name=name: sum(rule_fingers(hand, name))
+        for label, features in THUMB_FEATURES.items():
+            line = ThumbLine(*thumb_samples(train, name, features))
+
+            def count(hand: Hand, name: str = name, line: ThumbLine = line, features: int = features) -> int:
+                thumb = line.raised(thumb_measures(plane(hand, name))[:features])
+                return int(thumb) + sum(rule_fingers(hand, name)[1:])
+
+            rules[f"{name} + thumb {label}"] = count
+    return rules
+
+
+def right(photos: list[Photo], counter: Counter) -> list[bool]:
+    return [bool(hands) and sum(counter(hand) for hand in hands) == count for count, hands in photos]
+
+
+def table(sources: dict[str, list[Photo]]) -> str:
+    from fingercount.registry.paired import mcnemar_p
+
+    names = list(sources)
+    judged: dict[str, dict[str, list[bool]]] = {}
+    for left_out in names:
+        train = [photo for other in names if other != left_out for photo in sources[other]]
+        for rule, counter in candidates(train).items():
+            judged.setdefault(rule, {})[left_out] = right(sources[left_out], counter)
+    today = judged["world"]
+    head = "| rule | " + " | ".join(f"{n} ({len(sources[n])})" for n in names) + " | mean |"
+    lines = [head, "|" + "---|" * (len(names) + 2)]
+    for rule, by_source in judged.items():
+        cells = []
+        for name in names:
+            ours, base = by_source[name], today[name]
+            cell = f"{100 * np.mean(ours):.1f} %"
+            if rule != "world":
+                b = sum(x and not y for x, y in zip(base, ours, strict=True))
+                c = sum(y and not x for x, y in zip(base, ours, strict=True))
+                cell += f" (+{c}/-{b}, p {mcnemar_p(b, c):.2f})"
+            cells.append(cell)
+        mean = np.mean([100 * np.mean(by_source[name]) for name in names])
+        lines.append(f"| {rule} | " + " | ".join(cells) + f" | {mean:.1f} % |")
+    no_hand = ", ".join(f"{n} {100 * np.mean([not h for _, h in sources[n]]):.1f} %" for n in names)
+    return "\n".join([*lines, "", f"no hand found (every rule): {no_hand}"])
+
+
+if __name__ == "__main__":
+    main()
