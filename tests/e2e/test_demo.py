@@ -53,20 +53,22 @@ def read_until(process: subprocess.Popen[str], marker: str, timeout: float = 600
     raise AssertionError(f"{marker!r} not printed; output:\n{''.join(seen)[-3000:]}")
 
 
-def wait_until_serving(port: int, ui_port: int) -> None:
-    base = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(f"{base}/health", timeout=2).json()["model_loaded"]:
-                break
-        except httpx.HTTPError:
-            pass
-        time.sleep(0.2)
-    for _ in range(150):  # the MLflow UI on the same store
-        try:
-            if httpx.get(f"http://127.0.0.1:{ui_port}/", timeout=2).status_code == 200:
-                break
-        except httpx.HTTPError:
+def wait_until_serving(port: int, ui_port: int, timeout: float = 120) -> None:
+    """Serving with its model loaded, then the MLflow UI on the same store answering. The UI starts
+    beside the fine-tune's data preparation and training: on a loaded 2-core machine it has taken
+    over 30 s, so the wait is long and says which of the two never came."""
+    deadline = time.monotonic() + timeout
+    for what, url, ready in (
+        ("serving", f"http://127.0.0.1:{port}/health", lambda r: r.json()["model_loaded"]),
+        ("the MLflow UI", f"http://127.0.0.1:{ui_port}/", lambda r: r.status_code == 200),
+    ):
+        while True:
+            try:
+                if ready(httpx.get(url, timeout=2)):
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"{what} did not answer within {timeout:.0f} s"
             time.sleep(0.2)
 
 
