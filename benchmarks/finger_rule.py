@@ -88,19 +88,14 @@ def _inside(box: tuple[float, ...], pad: int, bgr: np.ndarray) -> bool:
     return min(x2 - pad, width) > max(x1 - pad, 0) and min(y2 - pad, height) > max(y1 - pad, 0)
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
-    norm = float(np.linalg.norm(vector))
-    return vector / norm if norm > 0 else vector
-
-
 def thumb_measures(points: np.ndarray) -> np.ndarray:
-    """The rule's thumb measures on 21 landmarks (any plane): direction across the palm, reach in
-    palm widths, and the cos of the thumb's bend at its middle joint (1: straight)."""
-    across = _unit(points[5] - points[17])
-    width = float(np.linalg.norm(points[5] - points[17])) or 1e-6
-    direction = float(np.dot(_unit(points[4] - points[2]), across))
-    reach = float(np.linalg.norm(points[4] - points[17])) / width
-    straight = float(np.dot(_unit(points[3] - points[2]), _unit(points[4] - points[3])))
+    """The rule's own thumb measures on 21 landmarks (any plane: direction across the palm, reach in
+    palm widths), and the cos of the thumb's bend at its middle joint (1: straight)."""
+    from fingercount.labeling.fingers import thumb_measures as rule_measures
+
+    direction, reach = rule_measures(points)
+    bend = [(points[3] - points[2]), (points[4] - points[3])]
+    straight = float(np.dot(*(v / (np.linalg.norm(v) or 1.0) for v in bend)))
     return np.array([direction, reach, straight])
 
 

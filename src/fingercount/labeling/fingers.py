@@ -43,12 +43,18 @@ def raised_fingers(world: np.ndarray) -> tuple[bool, bool, bool, bool, bool]:
         bool(np.dot(_unit(points[tip] - points[middle]), _unit(points[knuckle] - wrist)) > FINGER_MIN_COS)
         for knuckle, middle, _, tip in _FINGERS
     ]
-    palm_width = float(np.linalg.norm(points[5] - points[17])) or 1e-6
-    across = _unit(points[5] - points[17])
-    thumb_direction = float(np.dot(_unit(points[4] - points[2]), across))
-    thumb_reach = float(np.linalg.norm(points[4] - points[17])) / palm_width
+    thumb_direction, thumb_reach = thumb_measures(points)
     thumb = thumb_direction > THUMB_MIN_COS and thumb_reach > THUMB_MIN_REACH
     return (thumb, long_fingers[0], long_fingers[1], long_fingers[2], long_fingers[3])
+
+
+def thumb_measures(points: np.ndarray) -> tuple[float, float]:
+    """The thumb's direction across the palm (cos against pinky knuckle -> index knuckle) and its
+    tip's reach from the pinky knuckle in palm widths: what the rule's thumb is decided on."""
+    palm_width = float(np.linalg.norm(points[5] - points[17])) or 1e-6
+    across = _unit(points[5] - points[17])
+    direction = float(np.dot(_unit(points[4] - points[2]), across))
+    return direction, float(np.linalg.norm(points[4] - points[17])) / palm_width
 
 
 def count_raised(world: np.ndarray) -> int:
