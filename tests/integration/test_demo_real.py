@@ -91,5 +91,5 @@ def test_shipped_demo_points_at_the_shared_real_photos() -> None:
         for source in data["extra_sources"]:
             path = (source.get("folders") or source.get("local"))["path"]
             assert (CONFIGS.parent / path).resolve().parent == shared.resolve(), path
-            assert (CONFIGS.parent / path).is_dir(), path
+            assert (CONFIGS.parent / path).is_dir() or not shared.is_dir(), path  # a clone without them builds them
         assert config.evaluation.teacher

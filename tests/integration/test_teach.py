@@ -171,7 +171,7 @@ def test_a_stopped_job_leaves_the_old_model_serving(server: str, collected: dict
 
 
 @pytest.fixture(scope="module")
-def hand_and_face(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
+def hand_and_face(real_hands: Path, tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, np.ndarray, np.ndarray]:
     """A real hand photo and a real face (skimage's astronaut) side by side, as one webcam frame."""
     from skimage import data as samples
 

@@ -52,7 +52,7 @@ def letterbox(frame: np.ndarray, size: int) -> tuple[np.ndarray, Letterbox]:
     """Resize keeping the aspect ratio, pad to size x size; NCHW float32 RGB in [0, 1]."""
     height, width = frame.shape[:2]
     scale = min(size / height, size / width)
-    new_w, new_h = round(width * scale), round(height * scale)
+    new_w, new_h = max(round(width * scale), 1), max(round(height * scale), 1)  # a 1-px-thin frame keeps a row
     resized = cv2.resize(frame, (new_w, new_h), interpolation=cv2.INTER_LINEAR) if scale != 1 else frame
     pad_x, pad_y = (size - new_w) / 2, (size - new_h) / 2
     top, left = round(pad_y - 0.1), round(pad_x - 0.1)

@@ -109,7 +109,8 @@ class FaceBlur:
         scale = 1.0
         if self.detect_size and max(height, width) > self.detect_size:
             scale = self.detect_size / max(height, width)
-            bgr = cv2.resize(bgr, (round(width * scale), round(height * scale)), interpolation=cv2.INTER_AREA)
+            size = (max(round(width * scale), 1), max(round(height * scale), 1))  # a thin frame keeps a row
+            bgr = cv2.resize(bgr, size, interpolation=cv2.INTER_AREA)
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)  # CenterFace was trained on RGB
         with self.detector.lock:
             dets, _ = self.detector.centerface(rgb, threshold=self.threshold)

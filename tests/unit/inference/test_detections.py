@@ -39,6 +39,15 @@ def test_letterbox_keeps_the_aspect_ratio_and_pads_grey() -> None:
     assert blob[0, :, 80, 80] == pytest.approx([1.0, 0.0, 0.0])  # RGB, scaled to [0, 1]
 
 
+@pytest.mark.parametrize("shape", [(1, 300), (300, 1), (1, 1)])
+def test_letterbox_keeps_a_frame_one_pixel_thin(shape: tuple[int, int]) -> None:
+    """A 1x300 upload scaled to 64 px would round to 0 rows (cv2 raised: a 500 the contract fuzzer found)."""
+    blob, box = letterbox(np.full((*shape, 3), 255, np.uint8), 64)
+    assert blob.shape == (1, 3, 64, 64)
+    assert blob.max() == pytest.approx(1.0)  # the frame's row is in the canvas
+    assert box.scale == pytest.approx(64 / max(shape))
+
+
 def test_decode_maps_boxes_back_to_the_original_pixels() -> None:
     box = Letterbox(scale=0.5, pad_x=0, pad_y=20)
     output = head_output([(80, 80, 40, 20, 2, 0.9)])

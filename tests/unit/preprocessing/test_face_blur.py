@@ -66,6 +66,13 @@ def test_grayscale_and_bgra_are_handled(astronaut: np.ndarray) -> None:
     assert not np.array_equal(out[..., :3], bgra[..., :3])
 
 
+@pytest.mark.parametrize("shape", [(1, 1000), (1000, 1), (1, 1)])
+def test_a_frame_one_pixel_thin_passes_through(shape: tuple[int, int]) -> None:
+    """Scaled down to detect_size, a 1x1000 frame would round to 0 rows: cv2 raised."""
+    frame = np.full((*shape, 3), 128, np.uint8)
+    assert np.array_equal(FaceBlur()(frame), frame)
+
+
 @pytest.mark.parametrize(
     ("frame", "message"),
     [
