@@ -12,6 +12,9 @@ border where it finds no hand, as every whole-photo count does); each hand's 21 
   thumb measures (its direction across the palm, its reach in palm widths; `+ straightness`: and the
   cos of its bend), fitted on the one-hand photos of the *other* two sources where the photo's count
   says what the thumb is (the count minus the long fingers the rule reads is 0 or 1).
+- `world + finger lines`: every finger by a line (one shared by the four long fingers over three
+  measures each, one for the thumb), fitted on the other sources' one-hand photos by the chance that
+  five independent fingers sum to the photo's count.
 
 Each left-out source's photos are counted whole (the hands' sum against the label; no hand found is
 wrong) and paired against `world` photo by photo (McNemar). The rule that decides what ships is in
@@ -145,6 +148,63 @@ def thumb_samples(photos: list[Photo], name: str, features: int) -> tuple[np.nda
     return np.array(x), np.array(y)
 
 
+def finger_measures(points: np.ndarray) -> np.ndarray:
+    """(4, 3): for each long finger, the rule's measure (cos of its outer part against the palm's axis),
+    the cos of its first bone against the same axis, and its tip's reach from the wrist in
+    knuckle-to-wrist lengths."""
+    from fingercount.labeling.fingers import LONG_FINGERS, unit
+
+    rows = []
+    for knuckle, middle, _, tip in LONG_FINGERS:
+        axis = unit(points[knuckle] - points[0])
+        outer = float(np.dot(unit(points[tip] - points[middle]), axis))
+        first = float(np.dot(unit(points[middle] - points[knuckle]), axis))
+        length = float(np.linalg.norm(points[knuckle] - points[0])) or 1e-6
+        reach = float(np.linalg.norm(points[tip] - points[0])) / length
+        rows.append((outer, first, reach))
+    return np.array(rows)
+
+
+class FingerLines:
+    """Every finger by a logistic line: one shared by the four long fingers over `finger_measures`, one
+    for the thumb over its direction and reach. Fitted on one-hand photos by the chance that five
+    independent fingers sum to the photo's count (no photo says which fingers are up)."""
+
+    def __init__(self, photos: list[Photo], ridge: float = 1e-2) -> None:
+        from scipy.optimize import minimize
+
+        hands = [(hands[0], count) for count, hands in photos if len(hands) == 1 and 0 <= count <= 5]
+        long = np.stack([finger_measures(world) for (world, _), _ in hands])  # (n, 4, 3)
+        thumb = np.stack([thumb_measures(world)[:2] for (world, _), _ in hands])  # (n, 2)
+        counts = np.array([count for _, count in hands])
+        self.long_mean, self.long_scale = long.reshape(-1, 3).mean(0), long.reshape(-1, 3).std(0) + 1e-9
+        self.thumb_mean, self.thumb_scale = thumb.mean(0), thumb.std(0) + 1e-9
+        zl, zt = (long - self.long_mean) / self.long_scale, (thumb - self.thumb_mean) / self.thumb_scale
+
+        def loss(w: np.ndarray) -> float:
+            p = np.c_[_sigmoid(w[4] + zt @ w[5:]), _sigmoid(w[0] + zl @ w[1:4])]  # (n, 5)
+            chance = np.zeros((len(counts), 6))
+            chance[:, 0] = 1.0
+            for finger in range(5):  # the distribution of the sum, one finger at a time
+                up = p[:, finger : finger + 1]
+                chance[:, 1:] = chance[:, 1:] * (1 - up) + chance[:, :-1] * up
+                chance[:, 0] *= 1 - up[:, 0]
+            return float(-np.log(chance[np.arange(len(counts)), counts] + 1e-12).sum() + ridge * (w @ w))
+
+        start = np.array([0.0, 1.0, 0.0, 0.0, 0.0, 1.0, 1.0])  # raised when the rule's own measures are high
+        self.w = minimize(loss, start, method="L-BFGS-B").x
+
+    def raised(self, world: np.ndarray) -> tuple[bool, ...]:
+        zl = (finger_measures(world) - self.long_mean) / self.long_scale
+        zt = (thumb_measures(world)[:2] - self.thumb_mean) / self.thumb_scale
+        thumb = self.w[4] + zt @ self.w[5:] > 0
+        return (bool(thumb), *(bool(v > 0) for v in self.w[0] + zl @ self.w[1:4]))
+
+
+def _sigmoid(x: np.ndarray) -> np.ndarray:
+    return 1 / (1 + np.exp(-x))
+
+
 Counter = Callable[[Hand], int]
 
 
@@ -161,6 +221,8 @@ def candidates(train: list[Photo]) -> dict[str, Counter]:
                 return int(thumb) + sum(rule_fingers(hand, name)[1:])
 
             rules[f"{name} + thumb {label}"] = count
+    lines = FingerLines(train)
+    rules["world + finger lines"] = lambda hand: sum(lines.raised(hand[0]))
     return rules
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import numpy as np
 
 # (knuckle, middle joint, distal joint, tip) of index, middle, ring and pinky.
-_FINGERS = ((5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
+LONG_FINGERS = ((5, 6, 7, 8), (9, 10, 11, 12), (13, 14, 15, 16), (17, 18, 19, 20))
 # cos of the angle between the finger's outer part (middle joint -> tip) and the palm's axis
 # (wrist -> knuckle): raised fingers measure 0.6-1.0, folded ones -1.0 to -0.2.
 FINGER_MIN_COS = 0.3
@@ -28,7 +28,7 @@ THUMB_MIN_COS = 0.3
 THUMB_MIN_REACH = 1.5
 
 
-def _unit(vector: np.ndarray) -> np.ndarray:
+def unit(vector: np.ndarray) -> np.ndarray:
     norm = float(np.linalg.norm(vector))
     return vector / norm if norm > 0 else vector
 
@@ -40,8 +40,8 @@ def raised_fingers(world: np.ndarray) -> tuple[bool, bool, bool, bool, bool]:
         raise ValueError(f"expected 21 landmarks with x, y, z; got shape {points.shape}")
     wrist = points[0]
     long_fingers = [
-        bool(np.dot(_unit(points[tip] - points[middle]), _unit(points[knuckle] - wrist)) > FINGER_MIN_COS)
-        for knuckle, middle, _, tip in _FINGERS
+        bool(np.dot(unit(points[tip] - points[middle]), unit(points[knuckle] - wrist)) > FINGER_MIN_COS)
+        for knuckle, middle, _, tip in LONG_FINGERS
     ]
     thumb_direction, thumb_reach = thumb_measures(points)
     thumb = thumb_direction > THUMB_MIN_COS and thumb_reach > THUMB_MIN_REACH
@@ -52,8 +52,8 @@ def thumb_measures(points: np.ndarray) -> tuple[float, float]:
     """The thumb's direction across the palm (cos against pinky knuckle -> index knuckle) and its
     tip's reach from the pinky knuckle in palm widths: what the rule's thumb is decided on."""
     palm_width = float(np.linalg.norm(points[5] - points[17])) or 1e-6
-    across = _unit(points[5] - points[17])
-    direction = float(np.dot(_unit(points[4] - points[2]), across))
+    across = unit(points[5] - points[17])
+    direction = float(np.dot(unit(points[4] - points[2]), across))
     return direction, float(np.linalg.norm(points[4] - points[17])) / palm_width
 
 
