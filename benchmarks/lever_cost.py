@@ -8,11 +8,13 @@ turn, rounds alternated, the baseline (the checkpoint `make demo` serves, YOLO11
 - imgsz-224 / imgsz-320: the same weights, exported and served at that size;
 - yolo11s: a YOLO11s of 6 classes (untrained: the cost is its layers');
 - landmarks: the pose model `model.landmarks` trains, made from the checkpoint (every detection
-  layer, the keypoint branch new): served as a detector, its keypoints decoded too.
+  layer, the keypoint branch new): served as a detector, its keypoints decoded too;
+- landmarks-keypoints: the same pose model served with the head it brings (`count_head: keypoints`,
+  the finger rule on each box's own keypoints).
 paste-hands and augment-scene change the training data only: they cost what the baseline does.
 Prints /predict p50 and p95 (concurrency 1) and WebSocket frames/s on a one-hand 640x480 webcam
-photo, each against the baseline, with the `classes` head (a landmark head adds its own cost:
-benchmarks/count_heads.py).
+photo, each against the baseline, with the `classes` head unless a lever brings its own (a landmark
+head adds its own cost: benchmarks/count_heads.py).
 """
 
 from __future__ import annotations
@@ -27,13 +29,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from count_heads import CHECKPOINT, COLUMNS, alternated, cells, local_store
 from serving import real_frame
 
-# lever -> (architecture, input size, how its weights are made)
+# lever -> (architecture, input size, how its weights are made, count head)
 LEVERS = {
-    "baseline": ("yolo11n", 160, "checkpoint"),
-    "imgsz-224": ("yolo11n", 224, "checkpoint"),
-    "imgsz-320": ("yolo11n", 320, "checkpoint"),
-    "yolo11s": ("yolo11s", 160, "scratch"),
-    "landmarks": ("yolo11n", 160, "pose"),
+    "baseline": ("yolo11n", 160, "checkpoint", "classes"),
+    "imgsz-224": ("yolo11n", 224, "checkpoint", "classes"),
+    "imgsz-320": ("yolo11n", 320, "checkpoint", "classes"),
+    "yolo11s": ("yolo11s", 160, "scratch", "classes"),
+    "landmarks": ("yolo11n", 160, "pose", "classes"),
+    "landmarks-keypoints": ("yolo11n", 160, "pose", "keypoints"),
 }
 
 
@@ -76,8 +79,9 @@ def register_levers(root: Path, levers: list[str]) -> tuple[str, dict[str, str]]
     uri, env, base = local_store(root)
     versions = {}
     for lever in levers:
-        architecture, size, how = LEVERS[lever]
-        config = base.model_copy(
+        architecture, size, how, head = LEVERS[lever]
+        config = base.model_copy(  # model_copy does not validate: keypoints without model.landmarks is
+            # refused in a config (it would label nothing), but this pose model is already made
             update={
                 "model": base.model.model_copy(
                     update={"architecture": architecture, "weights": weights_for(how, architecture, root)}
@@ -85,6 +89,7 @@ def register_levers(root: Path, levers: list[str]) -> tuple[str, dict[str, str]]
                 "dataset": base.dataset.model_copy(update={"img_size": size}),
                 "training": base.training.model_copy(update={"epochs": 0}),
                 "export": base.export.model_copy(update={"int8": False}),
+                "evaluation": base.evaluation.model_copy(update={"count_head": head}),
                 "mlflow": base.mlflow.model_copy(update={"experiment_name": "lever-cost-benchmark"}),
             }
         )
@@ -113,11 +118,11 @@ def main() -> None:
     shutil.rmtree(work, ignore_errors=True)
 
     print(f"lever cost: one-hand webcam photo at 640x480, {args.requests} requests x {args.rounds} rounds, medians")
-    print(f"{'lever':<12} {'model':<16} {COLUMNS}")
+    print(f"{'lever':<20} {'model, head':<26} {COLUMNS}")
     for lever in levers:
-        architecture, size, how = LEVERS[lever]
-        model = f"{architecture}{'-pose' if how == 'pose' else ''}@{size}"
-        print(f"{lever:<12} {model:<16} {cells(medians[lever], medians['baseline'])}")
+        architecture, size, how, head = LEVERS[lever]
+        model = f"{architecture}{'-pose' if how == 'pose' else ''}@{size} {head}"
+        print(f"{lever:<20} {model:<26} {cells(medians[lever], medians['baseline'])}")
     print("paste-hands and augment-scene: the baseline's model (they change the training data only)")
 
 
