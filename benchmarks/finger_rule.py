@@ -95,10 +95,10 @@ def thumb_measures(points: np.ndarray) -> np.ndarray:
     """The rule's own thumb measures on 21 landmarks (any plane: direction across the palm, reach in
     palm widths), and the cos of the thumb's bend at its middle joint (1: straight)."""
     from fingercount.labeling.fingers import thumb_measures as rule_measures
+    from fingercount.labeling.fingers import unit
 
     direction, reach = rule_measures(points)
-    bend = [(points[3] - points[2]), (points[4] - points[3])]
-    straight = float(np.dot(*(v / (np.linalg.norm(v) or 1.0) for v in bend)))
+    straight = float(np.dot(unit(points[3] - points[2]), unit(points[4] - points[3])))
     return np.array([direction, reach, straight])
 
 
@@ -122,7 +122,7 @@ class ThumbLine:
         z = np.c_[np.ones(len(x)), (x - self.mean) / self.scale]
         w = np.zeros(z.shape[1])
         for _ in range(50):
-            p = 1 / (1 + np.exp(-z @ w))
+            p = _sigmoid(z @ w)
             gradient = z.T @ (p - y) + ridge * w
             hessian = (z * (p * (1 - p))[:, None]).T @ z + ridge * np.eye(len(w))
             step = np.linalg.solve(hessian, gradient)
