@@ -19,6 +19,7 @@ REPO = Path(__file__).resolve().parents[1]
 CONFIGS = REPO / "configs"
 # Real photos (one person, one wall; see its README), beside the repository as in CI.
 REAL_HANDS = REPO.parent / "shared" / "datasets" / "real-hands-epsrc-set1"
+MANY_PEOPLE = REPO.parent / "shared" / "datasets" / "hands-many-people"
 
 quiet_third_parties()
 

@@ -29,7 +29,7 @@ def campaign_run(
     A result already there is never run again; a run killed midway writes none, and its MLflow run
     ends KILLED (a runner killed outright leaves it RUNNING: the next runner ends it KILLED).
     Results whose whole photos were counted by an older rule of the landmark model's (`photo_rule`)
-    are first counted again (about a minute each), so every result is judged alike.
+    are first counted again (each source's photos once, a minute or two), so every result is judged alike.
     Run it at low priority in the background: `nice -n 19 fingercount campaign run PLAN --commit`.
     """
     from fingercount.training import campaign

@@ -25,18 +25,22 @@ PHOTO_BORDER = 0.25
 TILE_FROM = 768
 TILES = 2
 TILE_OVERLAP = 0.25
+# - last, the landmark network alone on the whole photo, without the palm detector (one hand at most;
+#   labeling/without_palm.py): a hand that fills the frame, its palm cut off by the edge.
 # Bumped when `photo_hands` looks differently: campaign results counted by another rule are counted again.
-PHOTO_RULE = "border-0.25+tiles-2x2-from-768"
+PHOTO_RULE = "border-0.25+tiles-2x2-from-768+without-palm-0.5"
 
 
-def photo_hands(teacher: HandTeacher, bgr: np.ndarray) -> list[TeacherHand]:
+def photo_hands(teacher: HandTeacher, bgr: np.ndarray, without_palm: bool = True) -> list[TeacherHand]:
     """Every hand in a whole photo: where none is found, the photo again inside a border, then (a large
-    one) in tiles; boxes in the photo's own pixels."""
+    one) in tiles, then (`without_palm`) by the landmark network alone; boxes in the photo's own pixels."""
     hands = teacher.label(bgr)
     if not hands:
         hands = _inside_border(teacher, bgr)
     if not hands and max(bgr.shape[:2]) >= TILE_FROM:
         hands = _in_tiles(teacher, bgr)
+    if not hands and without_palm and (alone := teacher.without_palm(bgr)) is not None:
+        hands = [alone]
     return hands
 
 

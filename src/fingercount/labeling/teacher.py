@@ -14,13 +14,16 @@ import importlib.resources
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from fingercount.errors import FingercountError
 from fingercount.labeling.fingers import count_raised, raised_fingers
 from fingercount.labeling.native_logs import quiet_native_logs
+
+if TYPE_CHECKING:
+    from fingercount.labeling.without_palm import LandmarkNetwork
 
 MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
 INSTALL_HINT = "pip install 'fingercount[label]'  (MediaPipe and the hand-landmark model)"
@@ -125,6 +128,7 @@ class HandTeacher:
             self._landmarker = vision.HandLandmarker.create_from_options(options)
         self.max_hands = max_hands
         self.min_score = min_score
+        self._network: LandmarkNetwork | None = None  # built on the first look without the palm detector
 
     def describe(self) -> dict[str, Any]:
         return describe(self.max_hands, self.min_score)
@@ -169,6 +173,15 @@ class HandTeacher:
             )
             hands.append((hand, image_xy * (width, height), world))
         return hands
+
+    def without_palm(self, bgr: np.ndarray) -> TeacherHand | None:
+        """The one hand the landmark network sees in the whole photo without the palm detector
+        (labeling/without_palm.py; a hand whose palm runs off the frame), or None."""
+        if self._network is None:
+            from fingercount.labeling.without_palm import LandmarkNetwork
+
+            self._network = LandmarkNetwork()
+        return self._network.hand(bgr, self.min_score)
 
     def close(self) -> None:
         with quiet_native_logs():

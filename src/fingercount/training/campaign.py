@@ -215,6 +215,7 @@ def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
     the second looks), counted again by today's: the landmark model's count of each left-out photo and the
     teacher's report. The detector's records stay as they were: every head is judged again from them."""
     redone = []
+    counted: dict[tuple[Path, ...], list[int]] = {}  # a source's photos are counted once for all its results
     for path in sorted(plan.results.glob("*.json")):
         found = json.loads(path.read_text())
         if "teacher_photos" not in found or found.get("photo_rule") == PHOTO_RULE:
@@ -226,7 +227,9 @@ def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
         ids = [_photo_id(photo, common) for photo in photos]
         if set(ids) != set(found["teacher_photos"]):
             raise ConfigError(f"{path}: its photos are not {run.source}'s photos here; cannot count them again")
-        counts = teacher_counts(photos, progress=progress)
+        if tuple(photos) not in counted:
+            counted[tuple(photos)] = teacher_counts(photos, progress=progress)
+        counts = counted[tuple(photos)]
         found.update(
             teacher_photos=dict(zip(ids, counts, strict=True)),
             teacher=report(list(truth.values()), counts).to_dict(),

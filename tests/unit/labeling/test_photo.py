@@ -10,7 +10,7 @@ import pytest
 
 from fingercount.labeling.photo import TILES, photo_hands
 from fingercount.labeling.teacher import HandTeacher
-from tests.conftest import real_photos
+from tests.conftest import MANY_PEOPLE, real_photos
 
 
 @pytest.fixture(scope="module")
@@ -71,9 +71,39 @@ def test_a_hand_far_from_the_camera_is_found_in_tiles(teacher: HandTeacher, real
 def test_an_empty_frame_costs_two_looks_and_a_large_one_its_tiles(
     teacher: HandTeacher, monkeypatch: pytest.MonkeyPatch, size: tuple[int, int], looks: int
 ) -> None:
-    """The webcam stream's 640 px frames are never tiled: a frame with no hand asks the landmark model twice."""
-    calls = []
-    label = teacher.label
+    """The webcam stream's 640 px frames are never tiled: a frame with no hand asks the landmark model
+    twice, then the landmark network alone once."""
+    calls, alone = [], []
+    label, without_palm = teacher.label, teacher.without_palm
     monkeypatch.setattr(teacher, "label", lambda bgr: calls.append(bgr.shape) or label(bgr))
+    monkeypatch.setattr(teacher, "without_palm", lambda bgr: alone.append(bgr.shape) or without_palm(bgr))
     assert photo_hands(teacher, np.full((*size, 3), 128, np.uint8)) == []
     assert len(calls) == looks
+    assert alone == [(*size, 3)]
+
+
+# Phone photos of one's own hand filling the frame, its palm cut off by the bottom edge: the palm
+# detector finds no palm in them, even inside a border (docs/benchmarks.md, "A fourth look").
+PALM_OFF_THE_FRAME = {"WA0190": 2, "WA0192": 2, "WA0195": 2, "WA0202": 1, "WA0203": 1, "WA0448": 1}
+
+
+def test_a_hand_whose_palm_runs_off_the_frame_is_found_without_the_palm_detector(teacher: HandTeacher) -> None:
+    if not MANY_PEOPLE.is_dir():
+        pytest.skip(f"{MANY_PEOPLE} is not here (the shared datasets sit beside the repository)")
+    right = 0
+    for stem, count in PALM_OFF_THE_FRAME.items():
+        (path,) = (MANY_PEOPLE / "images").glob(f"IMG-20230312-{stem}_*")
+        photo = cv2.imread(str(path))
+        assert photo_hands(teacher, photo, without_palm=False) == [], f"{stem}: the chain before finds no hand"
+        (hand,) = photo_hands(teacher, photo)
+        x1, y1, x2, y2 = hand.box
+        assert 0 <= x1 < x2 <= photo.shape[1] and 0 <= y1 < y2 <= photo.shape[0], "box in the photo"
+        assert hand.score >= teacher.min_score
+        right += hand.count == count
+    assert right >= 5, f"{right} of {len(PALM_OFF_THE_FRAME)} counted right by the landmark network alone"  # 6
+
+
+@pytest.mark.parametrize("shape", [(1, 300, 3), (300, 1, 3), (1, 1, 3), (120, 160), (120, 160, 4)])
+def test_the_landmark_network_alone_takes_any_photo(teacher: HandTeacher, shape: tuple[int, ...]) -> None:
+    """A 1-pixel-thin upload, a grey one, one with alpha: no hand, no error."""
+    assert teacher.without_palm(np.full(shape, 128, np.uint8)) is None
