@@ -21,7 +21,6 @@ chain finds. The chain's hands are cached in `data/cache/direct_landmarks/`.
 
 from __future__ import annotations
 
-import argparse
 import json
 import pickle
 import sys
@@ -33,9 +32,11 @@ from typing import Any
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from finger_rule import sampled_truth, source_arguments
 from serving import REPO
 
 from fingercount.labeling.teacher import MIN_SCORE as MIN_PRESENCE
+from fingercount.labeling.teacher import model_path
 from fingercount.labeling.without_palm import LandmarkNetwork
 
 CACHE = REPO / "data" / "cache" / "direct_landmarks"
@@ -76,11 +77,8 @@ def chain_of(data: Any, name: str, limit: int) -> list[tuple[Path, int, int, lis
 
     from fingercount.labeling.photo import photo_hands
     from fingercount.labeling.teacher import HandTeacher
-    from fingercount.training.leave_out import source_truth
 
-    truth = sorted(source_truth(data, name).items())
-    if limit:
-        truth = truth[:: max(1, len(truth) // limit)][:limit]
+    truth = sampled_truth(data, name, limit)
     cached = CACHE / f"{name}-{len(truth)}-chain.pkl"
     if cached.is_file():
         return pickle.loads(cached.read_bytes())  # written by this script; delete it to look again
@@ -130,21 +128,15 @@ def served_heads(looks: dict[str, dict[str, int]]) -> dict[tuple[str, str], dict
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--config", type=Path, default=REPO / "configs/real_hands_data.yaml")
-    parser.add_argument("--limit", type=int, default=0, help="at most this many photos a source (0: all)")
-    args = parser.parse_args()
-
     import cv2
     from tqdm import tqdm
 
-    from fingercount.config import load_data_config
     from fingercount.labeling.photo import photo_hands
     from fingercount.labeling.teacher import HandTeacher
     from fingercount.training.leave_out import photo_root, real_sources
 
-    data = load_data_config(args.config)
-    network = LandmarkNetwork()
+    data, limit = source_arguments(__doc__)
+    network = LandmarkNetwork(model_path())
     looks: dict[str, dict[str, int]] = {"chain": {}, "direct": {}, "direct+refine": {}}
     print("| source | photos | chain: right | no hand | direct: found, right | direct+refine: right ", end="")
     print("| chain+direct | chain+direct+refine |")
@@ -152,7 +144,7 @@ def main() -> None:
     chains = {}
     seconds: list[float] = []
     for name in real_sources(data):
-        rows = chains[name] = chain_of(data, name, args.limit)
+        rows = chains[name] = chain_of(data, name, limit)
         root = photo_root([path for path, *_ in rows])
         right = dict.fromkeys(looks, 0)
         found = 0

@@ -29,6 +29,7 @@ import pickle
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -42,17 +43,30 @@ THUMB_FEATURES = {"line": 2, "line+straightness": 3}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    from fingercount.training.leave_out import real_sources
+
+    data, limit = source_arguments(__doc__)
+    sources = {name: photos_of(data, name, limit) for name in real_sources(data)}
+    print(table(sources))
+
+
+def source_arguments(description: str | None) -> tuple[Any, int]:
+    """`--config` (the recipe's data, whose real sources are judged) and `--limit`: the loaded config and the limit."""
+    from fingercount.config import load_data_config
+
+    parser = argparse.ArgumentParser(description=description, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", type=Path, default=REPO / "configs/real_hands_data.yaml")
     parser.add_argument("--limit", type=int, default=0, help="at most this many photos a source (0: all)")
     args = parser.parse_args()
+    return load_data_config(args.config), args.limit
 
-    from fingercount.config import load_data_config
-    from fingercount.training.leave_out import real_sources
 
-    data = load_data_config(args.config)
-    sources = {name: photos_of(data, name, args.limit) for name in real_sources(data)}
-    print(table(sources))
+def sampled_truth(data: Any, name: str, limit: int) -> list[tuple[Path, int]]:
+    """A source's usable photos with their counts, sorted; at most `limit`, spread evenly (0: all)."""
+    from fingercount.training.leave_out import source_truth
+
+    truth = sorted(source_truth(data, name).items())
+    return truth[:: max(1, len(truth) // limit)][:limit] if limit else truth
 
 
 def photos_of(data: object, name: str, limit: int) -> list[Photo]:
@@ -62,11 +76,8 @@ def photos_of(data: object, name: str, limit: int) -> list[Photo]:
 
     from fingercount.labeling.photo import PHOTO_BORDER
     from fingercount.labeling.teacher import HandTeacher
-    from fingercount.training.leave_out import source_truth
 
-    truth = sorted(source_truth(data, name).items())  # type: ignore[arg-type]
-    if limit:
-        truth = truth[:: max(1, len(truth) // limit)][:limit]
+    truth = sampled_truth(data, name, limit)
     cached = CACHE / f"{name}-{len(truth)}.pkl"
     if cached.is_file():
         return pickle.loads(cached.read_bytes())  # written by this script; delete it to look again

@@ -14,16 +14,14 @@ import importlib.resources
 import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from fingercount.errors import FingercountError
 from fingercount.labeling.fingers import count_raised, raised_fingers
 from fingercount.labeling.native_logs import quiet_native_logs
-
-if TYPE_CHECKING:
-    from fingercount.labeling.without_palm import LandmarkNetwork
+from fingercount.labeling.without_palm import LandmarkNetwork
 
 MODEL_SHA256 = "fbc2a30080c3c557093b5ddfc334698132eb341044ccee322ccf8bcf3607cde1"
 INSTALL_HINT = "pip install 'fingercount[label]'  (MediaPipe and the hand-landmark model)"
@@ -177,11 +175,24 @@ class HandTeacher:
     def without_palm(self, bgr: np.ndarray) -> TeacherHand | None:
         """The one hand the landmark network sees in the whole photo without the palm detector
         (labeling/without_palm.py; a hand whose palm runs off the frame), or None."""
+        if min(bgr.shape[:2]) < 1:
+            return None
         if self._network is None:
-            from fingercount.labeling.without_palm import LandmarkNetwork
-
-            self._network = LandmarkNetwork()
-        return self._network.hand(bgr, self.min_score)
+            self._network = LandmarkNetwork(model_path())
+        presence, world, image = self._network.surest(bgr)
+        if presence < self.min_score:
+            return None
+        height, width = bgr.shape[:2]
+        box = box_from_landmarks(image / (width, height), width, height)
+        if box[2] <= box[0] or box[3] <= box[1]:  # landmarks wholly outside the photo
+            return None
+        return TeacherHand(
+            box=box,  # type: ignore[arg-type]
+            count=count_raised(world),
+            fingers=raised_fingers(world),
+            handedness="unknown",  # the network's own assumes the palm detector's crop
+            score=presence,
+        )
 
     def close(self) -> None:
         with quiet_native_logs():

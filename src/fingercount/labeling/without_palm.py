@@ -19,29 +19,24 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from fingercount.labeling.fingers import count_raised, raised_fingers
-from fingercount.labeling.teacher import TeacherHand, TeacherUnavailableError, box_from_landmarks, model_path
-
 SIDE = 224  # the landmark network's input, in pixels
 TURNS = (0.0, 90.0, 180.0, 270.0)  # the network expects a hand upright: each turn tried, the surest kept
 NETWORK_FILE = "hand_landmarks_detector.tflite"
 
 
 class LandmarkNetwork:
-    """The landmark network compiled for the CPU; `hand(bgr)` is thread-unsafe (one infer request)."""
+    """The landmark network compiled for the CPU; thread-unsafe (one infer request). The teacher turns
+    what it sees into a hand (`HandTeacher.without_palm`)."""
 
-    def __init__(self) -> None:
+    def __init__(self, task: Path) -> None:
+        """`task`: the pinned hand_landmarker.task (teacher.model_path checks it), a zip of both networks."""
         import openvino as ov
 
-        task = model_path()
         core = ov.Core()
         with tempfile.TemporaryDirectory() as folder:  # OpenVINO reads a TFLite model from a file only
             path = Path(folder) / NETWORK_FILE
-            try:
-                with zipfile.ZipFile(task) as bundle:
-                    path.write_bytes(bundle.read(NETWORK_FILE))
-            except (zipfile.BadZipFile, KeyError) as exc:
-                raise TeacherUnavailableError(f"{task}: no {NETWORK_FILE} inside ({exc})") from None
+            with zipfile.ZipFile(task) as bundle:
+                path.write_bytes(bundle.read(NETWORK_FILE))
             self._model = core.compile_model(core.read_model(path), "CPU", {"INFERENCE_NUM_THREADS": 1})
         self._image, self._presence, self._world = (
             self._model.output(n) for n in ("Identity", "Identity_1", "Identity_3")
@@ -68,25 +63,6 @@ class LandmarkNetwork:
     def surest(self, bgr: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
         """`look` at the whole photo at each of TURNS: the surest one."""
         return max((self.look(bgr, turn) for turn in TURNS), key=lambda look: look[0])
-
-    def hand(self, bgr: np.ndarray, min_presence: float) -> TeacherHand | None:
-        """The one hand the network sees in the whole photo at its surest turn, or None below `min_presence`."""
-        if min(bgr.shape[:2]) < 1:
-            return None
-        presence, world, image = self.surest(bgr)
-        if presence < min_presence:
-            return None
-        height, width = bgr.shape[:2]
-        box = box_from_landmarks(image / (width, height), width, height)
-        if box[2] <= box[0] or box[3] <= box[1]:  # landmarks wholly outside the photo
-            return None
-        return TeacherHand(
-            box=box,  # type: ignore[arg-type]
-            count=count_raised(world),
-            fingers=raised_fingers(world),
-            handedness="unknown",  # the network's handedness assumes the palm detector's mirrored crop
-            score=presence,
-        )
 
 
 def _bgr(image: np.ndarray) -> np.ndarray:

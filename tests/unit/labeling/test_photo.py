@@ -97,7 +97,8 @@ def test_a_hand_whose_palm_runs_off_the_frame_is_found_without_the_palm_detector
         assert photo_hands(teacher, photo, without_palm=False) == [], f"{stem}: the chain before finds no hand"
         (hand,) = photo_hands(teacher, photo)
         x1, y1, x2, y2 = hand.box
-        assert 0 <= x1 < x2 <= photo.shape[1] and 0 <= y1 < y2 <= photo.shape[0], "box in the photo"
+        assert 0 <= x1 < x2 <= photo.shape[1], "box in the photo"
+        assert 0 <= y1 < y2 <= photo.shape[0], "box in the photo"
         assert hand.score >= teacher.min_score
         right += hand.count == count
     assert right >= 5, f"{right} of {len(PALM_OFF_THE_FRAME)} counted right by the landmark network alone"  # 6
