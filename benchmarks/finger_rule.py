@@ -4,8 +4,9 @@ the image plane, count the third source's whole photos right more often than tod
     python benchmarks/finger_rule.py [--config configs/real_hands_data.yaml] [--limit N]
 
 The hand-landmark model looks once at every usable photo of each real source (and again inside a
-border where it finds no hand, as every whole-photo count does); each hand's 21 landmarks, in metres
-(world) and in pixels (image), are kept in `data/cache/` so a later run only judges. Candidates:
+border where it finds no hand, as whole-photo counts did before the fourth look, docs/benchmarks.md);
+each hand's 21 landmarks, in metres (world) and in pixels (image), are kept in `data/cache/` so a
+later run only judges. Candidates:
 
 - `world` (today's rule, `labeling/fingers.py`), and `image`: the same rule in the image plane;
 - `+ thumb line`: the four long fingers by the rule, the thumb by a logistic line over the rule's own
