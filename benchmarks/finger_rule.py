@@ -3,10 +3,10 @@ the image plane, count the third source's whole photos right more often than tod
 
     python benchmarks/finger_rule.py [--config configs/real_hands_data.yaml] [--limit N]
 
-The hand-landmark model looks once at every usable photo of each real source (and again inside a
-border where it finds no hand, as whole-photo counts did before the fourth look, docs/benchmarks.md);
-each hand's 21 landmarks, in metres (world) and in pixels (image), are kept in `data/cache/` so a
-later run only judges. Candidates:
+The hand-landmark model looks once at every usable photo of each real source (and where it finds no
+hand, again inside a border, then by the landmark network alone, as `photo_hands` does; the table of
+docs/benchmarks.md was counted before the last look); each hand's 21 landmarks, in metres (world)
+and in pixels (image), are kept in `data/cache/` so a later run only judges. Candidates:
 
 - `world` (today's rule, `labeling/fingers.py`), and `image`: the same rule in the image plane;
 - `+ thumb line`: the four long fingers by the rule, the thumb by a logistic line over the rule's own
@@ -76,13 +76,15 @@ def photos_of(data: object, name: str, limit: int) -> list[Photo]:
     from tqdm import tqdm
 
     from fingercount.labeling.photo import PHOTO_BORDER
-    from fingercount.labeling.teacher import HandTeacher
+    from fingercount.labeling.teacher import HandTeacher, model_path
+    from fingercount.labeling.without_palm import LandmarkNetwork
 
     truth = sampled_truth(data, name, limit)
-    cached = CACHE / f"{name}-{len(truth)}.pkl"
+    cached = CACHE / f"{name}-{len(truth)}-without-palm.pkl"
     if cached.is_file():
         return pickle.loads(cached.read_bytes())  # written by this script; delete it to look again
     photos: list[Photo] = []
+    network = LandmarkNetwork(model_path())
     with HandTeacher() as teacher:
         for path, count in tqdm(truth, desc=f"landmarks of {name}", unit="photo"):
             bgr = cv2.imread(str(path))
@@ -91,7 +93,11 @@ def photos_of(data: object, name: str, limit: int) -> list[Photo]:
                 pad = int(PHOTO_BORDER * max(bgr.shape[:2]))
                 framed = cv2.copyMakeBorder(bgr, pad, pad, pad, pad, cv2.BORDER_REPLICATE)
                 found = [hand for hand in teacher.label_with_landmarks(framed) if _inside(hand[0].box, pad, bgr)]
-            photos.append((count, [(world, image) for _, image, world in found]))
+            hands = [(world, image) for _, image, world in found]
+            if bgr is not None and not hands:  # last, the landmark network alone, as `photo_hands` does
+                presence, world, image = network.surest(bgr)
+                hands = [(world, image)] if presence >= teacher.min_score else []
+            photos.append((count, hands))
     cached.parent.mkdir(parents=True, exist_ok=True)
     cached.write_bytes(pickle.dumps(photos))
     return photos
