@@ -51,9 +51,12 @@ Look = tuple[int, float]  # the count (-1: no hand), the presence
 
 def direct(network: LandmarkNetwork, bgr: np.ndarray) -> tuple[Look, Look]:
     """(`direct`, `direct+refine`) on one photo; `direct` is what `photo_hands` ships."""
+    import cv2
+
     from fingercount.labeling.fingers import count_raised
 
-    presence, world, points = network.surest(bgr)
+    rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    presence, world, points = network.surest(rgb)
     if presence < MIN_PRESENCE:
         return (-1, presence), (-1, presence)
     first = (count_raised(world), presence)
@@ -65,7 +68,7 @@ def direct(network: LandmarkNetwork, bgr: np.ndarray) -> tuple[Look, Look]:
     low, high = turned.min(axis=0), turned.max(axis=0)
     centre_x, centre_y = (low + high) / 2 @ rotation  # rotation is orthonormal: its inverse is its transpose
     again, world, _ = network.look(
-        bgr, degrees, (float(centre_x), float(centre_y), REFINE_SCALE * float(max(high - low)))
+        rgb, degrees, (float(centre_x), float(centre_y), REFINE_SCALE * float(max(high - low)))
     )
     return first, ((count_raised(world), again) if again >= MIN_PRESENCE else first)
 

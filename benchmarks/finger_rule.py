@@ -95,7 +95,7 @@ def photos_of(data: object, name: str, limit: int) -> list[Photo]:
                 found = [hand for hand in teacher.label_with_landmarks(framed) if _inside(hand[0].box, pad, bgr)]
             hands = [(world, image) for _, image, world in found]
             if bgr is not None and not hands:  # last, the landmark network alone, as `photo_hands` does
-                presence, world, image = network.surest(bgr)
+                presence, world, image = network.surest(cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB))
                 hands = [(world, image)] if presence >= teacher.min_score else []
             photos.append((count, hands))
     cached.parent.mkdir(parents=True, exist_ok=True)

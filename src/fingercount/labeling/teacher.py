@@ -143,15 +143,9 @@ class HandTeacher:
     def label_with_landmarks(self, bgr: np.ndarray) -> list[tuple[TeacherHand, np.ndarray, np.ndarray]]:
         """Every hand found, with its 21 landmarks in pixels (21 x 2) and in metres (21 x 3, world
         landmarks centred on the hand: what the finger rule counts)."""
-        import cv2
         import mediapipe as mp
 
-        if bgr.ndim == 2:
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_GRAY2RGB)
-        elif bgr.shape[2] == 4:
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGRA2RGB)
-        else:
-            rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        rgb = _rgb(bgr)
         height, width = rgb.shape[:2]
         with quiet_native_logs():
             result = self._landmarker.detect(mp.Image(mp.ImageFormat.SRGB, np.ascontiguousarray(rgb)))
@@ -179,7 +173,7 @@ class HandTeacher:
             return None
         if self._network is None:
             self._network = LandmarkNetwork(model_path())
-        presence, world, image = self._network.surest(bgr)
+        presence, world, image = self._network.surest(_rgb(bgr))
         if presence < self.min_score:
             return None
         height, width = bgr.shape[:2]
@@ -203,3 +197,12 @@ class HandTeacher:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    """A BGR, gray or BGRA uint8 image as RGB (what both of MediaPipe's networks read)."""
+    import cv2
+
+    if image.ndim == 2:
+        return cv2.cvtColor(image, cv2.COLOR_GRAY2RGB)
+    return cv2.cvtColor(image, cv2.COLOR_BGRA2RGB if image.shape[2] == 4 else cv2.COLOR_BGR2RGB)

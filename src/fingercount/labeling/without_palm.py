@@ -43,29 +43,23 @@ class LandmarkNetwork:
         )
 
     def look(
-        self, bgr: np.ndarray, degrees: float, square: tuple[float, float, float] | None = None
+        self, rgb: np.ndarray, degrees: float, square: tuple[float, float, float] | None = None
     ) -> tuple[float, np.ndarray, np.ndarray]:
-        """A square of the photo (centre x, centre y, side; default: the whole photo, padded black),
+        """A square of an RGB photo (centre x, centre y, side; default: the whole photo, padded black),
         turned by `degrees` counter-clockwise, at 224 px: the hand presence, 21 world landmarks
         (metres) and 21 image landmarks (the photo's pixels)."""
-        height, width = bgr.shape[:2]
+        height, width = rgb.shape[:2]
         centre_x, centre_y, side = square or (width / 2, height / 2, max(height, width))
         centre = (centre_x, centre_y)
         turn = np.asarray(cv2.getRotationMatrix2D(centre, degrees, SIDE / side), dtype=np.float64)
         turn[:, 2] += np.array([SIDE / 2 - centre_x, SIDE / 2 - centre_y])
-        crop = cv2.warpAffine(_bgr(bgr), turn, (SIDE, SIDE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
-        tensor = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32)[None] / 255.0
+        crop = cv2.warpAffine(rgb, turn, (SIDE, SIDE), flags=cv2.INTER_LINEAR, borderValue=(0, 0, 0))
+        tensor = crop.astype(np.float32)[None] / 255.0
         out = self._model(tensor)
         back = cv2.invertAffineTransform(turn)
         image = out[self._image].reshape(21, 3)[:, :2] @ back[:, :2].T + back[:, 2]
         return float(out[self._presence].ravel()[0]), out[self._world].reshape(21, 3), image
 
-    def surest(self, bgr: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
-        """`look` at the whole photo at each of TURNS: the surest one."""
-        return max((self.look(bgr, turn) for turn in TURNS), key=lambda look: look[0])
-
-
-def _bgr(image: np.ndarray) -> np.ndarray:
-    if image.ndim == 2:
-        return cv2.cvtColor(image, cv2.COLOR_GRAY2BGR)
-    return cv2.cvtColor(image, cv2.COLOR_BGRA2BGR) if image.shape[2] == 4 else image
+    def surest(self, rgb: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+        """`look` at the whole RGB photo at each of TURNS: the surest one."""
+        return max((self.look(rgb, turn) for turn in TURNS), key=lambda look: look[0])
