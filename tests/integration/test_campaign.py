@@ -153,6 +153,16 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert "| teacher | landmarks on the photo |" in printed
 
 
+def ended(runner: subprocess.Popen[bytes], timeout: float = 60) -> bytes:
+    """The stopped runner's output; what it printed, when it does not stop."""
+    try:
+        return runner.communicate(timeout=timeout)[0]
+    except subprocess.TimeoutExpired:
+        runner.kill()
+        out = runner.communicate()[0].decode(errors="replace")
+        pytest.fail(f"the runner went on {timeout:.0f} s after its SIGTERM; it printed:\n{out[-3000:]}")
+
+
 def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, tmp_path: Path) -> None:
     plan_path = tiny_plan(tmp_path, workspace, epochs=30)
     env = {**os.environ, "MLFLOW_TRACKING_URI": workspace.tracking_uri}
@@ -172,7 +182,7 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
     run_id = running[0].info.run_id
     time.sleep(3)
     runner.send_signal(signal.SIGTERM)
-    out, _ = runner.communicate(timeout=60)
+    out = ended(runner)
     assert runner.returncode != 0, out
     assert not list((tmp_path / "results").glob("*.json")), out
     assert not list((tmp_path / "results").glob("*.partial"))

@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from mlflow import MlflowClient
 
+from fingercount import interrupts
 from fingercount.training import trainer as trainer_module
-from fingercount.training.tracking import EPOCH_METRICS
+from fingercount.training.tracking import EPOCH_METRICS, tracked_run
 from fingercount.training.trainer import TrainResult, train
 from tests.workspace import Workspace
 
@@ -193,6 +194,20 @@ def test_second_training_adds_version_2_and_gate_decides(
     assert moved.promoted
     assert str(client.get_model_version_by_alias(MODEL, "production").version) == "2"
     assert client.get_model_version(MODEL, "2").current_stage == "Production"
+
+
+def test_a_stop_a_library_dropped_ends_the_run_killed(workspace: Workspace, monkeypatch: pytest.MonkeyPatch) -> None:
+    client = MlflowClient()
+    # The signal landed; a library swallowed its KeyboardInterrupt ...
+    with pytest.raises(KeyboardInterrupt), tracked_run(workspace.tracking_uri, "dropped-stop", "went-on", {}) as run:
+        monkeypatch.setattr(interrupts, "_asked", True)
+    assert client.get_run(run.info.run_id).info.status == "KILLED"
+    # ... or turned it into another error (pybind11, on an import: ImportError).
+    with pytest.raises(RuntimeError), tracked_run(workspace.tracking_uri, "dropped-stop", "failed-on", {}) as run:
+        raise RuntimeError("openvino export failed")
+    ended = client.get_run(run.info.run_id)
+    assert ended.info.status == "KILLED"
+    assert ended.data.tags["error"] == "interrupted (RuntimeError: openvino export failed)"
 
 
 @pytest.mark.parametrize(("error", "status"), [(RuntimeError("injected"), "FAILED"), (KeyboardInterrupt(), "KILLED")])

@@ -95,3 +95,53 @@ def test_a_guard_killed_with_sigkill_takes_its_command_with_it() -> None:
     os.kill(guarded.pid, signal.SIGKILL)
     guarded.wait()
     wait_until(lambda: not alive(command), "the command gone with its guard", timeout=5)
+
+
+def test_a_sigterm_that_lands_where_python_drops_exceptions_still_stops_the_command() -> None:
+    # A signal's handler runs between any two bytecodes, here inside a weakref callback, where its
+    # KeyboardInterrupt is only printed: the campaign runner once trained on after its SIGTERM.
+    script = textwrap.dedent("""
+        import os, signal, time, weakref
+        from fingercount.interrupts import stop_on_signals
+
+        stop_on_signals()
+        class Thing: ...
+        def gone(ref):
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100_000): pass  # the handler runs here
+        thing = Thing()
+        ref = weakref.ref(thing, gone)
+        try:
+            del thing
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                time.sleep(0.01)
+            print("went on")
+        except KeyboardInterrupt:
+            print("stopped")
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert "Exception ignored" in done.stderr, done.stderr
+    assert "KeyboardInterrupt" in done.stderr
+    assert done.stdout.strip() == "stopped", done.stderr
+
+
+def test_a_stop_a_library_swallows_is_remembered() -> None:
+    # Ultralytics' TryExcept (around its plots) swallows every exception, KeyboardInterrupt too.
+    script = textwrap.dedent("""
+        import os, signal
+        from fingercount import interrupts
+
+        interrupts.stop_on_signals()
+        try:
+            os.kill(os.getpid(), signal.SIGTERM)
+            for _ in range(100_000): pass
+        except BaseException:
+            pass
+        print(interrupts.asked())
+        interrupts.check()
+    """)
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.stdout.strip() == "True", done.stderr
+    assert done.returncode != 0
+    assert done.stderr.strip().endswith("KeyboardInterrupt"), done.stderr

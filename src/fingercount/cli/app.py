@@ -17,6 +17,7 @@ from fingercount.cli.campaign import campaign_app
 from fingercount.cli.data import data_app
 from fingercount.cli.models import models_app
 from fingercount.errors import FingercountError
+from fingercount.interrupts import asked
 from fingercount.settings import quiet_third_parties
 
 app = typer.Typer(
@@ -46,6 +47,9 @@ def main() -> None:
     try:
         app()
     except FingercountError as exc:
+        if asked():  # an error the stop caused (a library turned its KeyboardInterrupt into one)
+            typer.echo(f"interrupted ({exc})", err=True)
+            sys.exit(130)
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:

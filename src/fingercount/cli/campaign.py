@@ -32,6 +32,7 @@ def campaign_run(
     are first counted again (each source's photos once, a minute or two), so every result is judged alike.
     Run it at low priority in the background: `nice -n 19 fingercount campaign run PLAN --commit`.
     """
+    from fingercount.interrupts import check
     from fingercount.training import campaign
     from fingercount.training.trainer import TrainEnvironment
 
@@ -49,6 +50,7 @@ def campaign_run(
                 campaign.commit_paths(recounted, line)
         done, total = 0, len(campaign.planned_runs(plan))
         while (todo := campaign.pending(plan)) and (runs == 0 or done < runs):
+            check()  # a stop a library dropped during the last run: no next one
             run = todo[0]
             typer.echo(f"[{total - len(todo) + 1}/{total}] {run.key}")
             line = campaign.summary_line(campaign.execute(plan, run, env))

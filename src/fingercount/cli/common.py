@@ -108,10 +108,8 @@ def print_metrics(metrics: dict[str, float]) -> None:
 
 
 def sigterm_like_ctrl_c() -> None:
-    """SIGTERM (a service manager, `kill`) stops this command as Ctrl-C does: cleanly."""
-    import signal
+    """SIGTERM (a service manager, `kill`) stops this command as Ctrl-C does: cleanly. The stop is
+    remembered, so a library that drops the KeyboardInterrupt cannot lose it (`fingercount.interrupts`)."""
+    from fingercount.interrupts import stop_on_signals
 
-    def interrupted(signum: int, frame: object) -> None:
-        raise KeyboardInterrupt
-
-    signal.signal(signal.SIGTERM, interrupted)
+    stop_on_signals()

@@ -37,6 +37,7 @@ from fingercount.config import (
     set_key,
 )
 from fingercount.errors import ConfigError
+from fingercount.interrupts import check
 from fingercount.labeling.photo import PHOTO_RULE
 from fingercount.training.count_eval import _photo_id, report, teacher_counts
 from fingercount.training.count_heads import MEASURED_HEADS, POSE_HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
@@ -200,6 +201,7 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         **({"heads": heads(found.boxes, found.teacher_photos, found.count_conf), "boxes": found.boxes,
             "teacher_photos": found.teacher_photos, "photo_rule": PHOTO_RULE} if last else {}),
     }  # fmt: skip
+    check()  # a stop a library dropped while it counted: no result
     _write(result_path(plan, run), result)
     return result
 

@@ -39,8 +39,9 @@ def tracked_run(
     artifact_location: str | None = None,
     resume_run_id: str | None = None,
 ) -> Iterator[Any]:
-    """Start (or resume) the run on `tracking_uri`; an exception ends it FAILED, Ctrl-C KILLED, with
-    the error as a tag. When the server is what failed, the run cannot be ended: `TrackingLost`.
+    """Start (or resume) the run on `tracking_uri`; an exception ends it FAILED, Ctrl-C or SIGTERM
+    KILLED (also where a library dropped the interrupt: `fingercount.interrupts`), with the error as
+    a tag. When the server is what failed, the run cannot be ended: `TrackingLost`.
 
     MLflow's fluent logging API (and Ultralytics' callbacks through it) writes to the process-wide
     tracking URI, so the run sets it; registry access never relies on it (`fingercount.registry`).
@@ -48,6 +49,7 @@ def tracked_run(
     import mlflow
 
     from fingercount.errors import ConfigError
+    from fingercount.interrupts import asked, check
     from fingercount.registry.connection import client_defaults
 
     client_defaults()
@@ -63,11 +65,13 @@ def tracked_run(
         run = mlflow.start_run(run_name=run_name, tags=dict(tags))
     try:
         yield run
+        check()  # a stop a library dropped on the way: the run ends KILLED, never FINISHED
     except TrackingLost:
         raise
     except BaseException as exc:
-        interrupted = isinstance(exc, KeyboardInterrupt)
-        error = "interrupted (KeyboardInterrupt)" if interrupted else f"{type(exc).__name__}: {exc}"[:5000]
+        interrupted = isinstance(exc, KeyboardInterrupt) or asked()  # or an error a stop caused
+        named = type(exc).__name__ + (f": {exc}" if str(exc) else "")
+        error = (f"interrupted ({named})" if interrupted else named)[:5000]
         try:
             mlflow.set_tag("error", error)
             mlflow.end_run(status="KILLED" if interrupted else "FAILED")

@@ -27,6 +27,7 @@ from fingercount.data.fetch import missing_sets
 from fingercount.data.prepare import PrepareResult, prepare
 from fingercount.data.sources import source_from_config
 from fingercount.errors import ConfigError, DatasetError, TrackingUnavailableError
+from fingercount.interrupts import check
 from fingercount.labeling.teacher import unavailable_reason
 from fingercount.preprocessing import build_pipeline
 from fingercount.registry.client import DEFAULT_CACHE, Registry
@@ -298,6 +299,7 @@ def fit(
     model.add_callback("on_train_epoch_start", threads)
     bar = EpochProgress(config.training.epochs, progress, report)
     model.add_callback("on_fit_epoch_end", bar)
+    model.add_callback("on_train_batch_end", lambda trainer: check())  # a stop a library dropped
     if config.training.source_weights and not resume:  # a resumed run reads its own list again
         data_yaml, _ = weighted_data_yaml(data_yaml, config.training.source_weights, project / name / "data")
     if config.augmentation.paste.images and not resume:
@@ -310,6 +312,7 @@ def fit(
         model.train(resume=True) if resume else model.train(**train_args(config, data_yaml, project, name))
     finally:
         bar.close()
+    check()  # a stop that Ultralytics' plots dropped (they swallow every exception)
     return _fitted(model, Path(model.trainer.save_dir), logger, time.perf_counter() - started)
 
 
