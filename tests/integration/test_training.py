@@ -202,7 +202,7 @@ def test_a_stop_a_library_dropped_ends_the_run_killed(workspace: Workspace, monk
     with pytest.raises(KeyboardInterrupt), tracked_run(workspace.tracking_uri, "dropped-stop", "went-on", {}) as run:
         monkeypatch.setattr(interrupts, "_asked", True)
     assert client.get_run(run.info.run_id).info.status == "KILLED"
-    # ... or turned it into another error (pybind11, on an import: ImportError).
+    # ... or turned it into another error (pybind11, on an import: ImportError); the stop is still asked for.
     with pytest.raises(RuntimeError), tracked_run(workspace.tracking_uri, "dropped-stop", "failed-on", {}) as run:
         raise RuntimeError("openvino export failed")
     ended = client.get_run(run.info.run_id)

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fingercount.cli.common import QuietOption, settings, sigterm_like_ctrl_c
+from fingercount.cli.common import QuietOption, settings
+from fingercount.interrupts import check, stop_on_signals
 
 campaign_app = typer.Typer(
     help="People it has never met: a plan of leave-out runs, resumed run by run, and its report.", no_args_is_help=True
@@ -32,11 +33,10 @@ def campaign_run(
     are first counted again (each source's photos once, a minute or two), so every result is judged alike.
     Run it at low priority in the background: `nice -n 19 fingercount campaign run PLAN --commit`.
     """
-    from fingercount.interrupts import check
     from fingercount.training import campaign
     from fingercount.training.trainer import TrainEnvironment
 
-    sigterm_like_ctrl_c()  # a run ends KILLED
+    stop_on_signals()  # a run ends KILLED
     plan = campaign.load_plan(plan_path)
     env = TrainEnvironment.from_settings(settings(), progress=not quiet)
     with campaign.one_runner(plan):

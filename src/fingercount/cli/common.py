@@ -1,4 +1,4 @@
-"""What the command groups share: option types, settings, the registry, config defaults, signals."""
+"""What the command groups share: option types, settings, the registry, config defaults."""
 
 from __future__ import annotations
 
@@ -105,11 +105,3 @@ def count_accuracies(result: Any) -> dict[str, float]:
 def print_metrics(metrics: dict[str, float]) -> None:
     for key in sorted(metrics):
         typer.echo(f"  {key:<28} {metrics[key]:.4f}")
-
-
-def sigterm_like_ctrl_c() -> None:
-    """SIGTERM (a service manager, `kill`) stops this command as Ctrl-C does: cleanly. The stop is
-    remembered, so a library that drops the KeyboardInterrupt cannot lose it (`fingercount.interrupts`)."""
-    from fingercount.interrupts import stop_on_signals
-
-    stop_on_signals()

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from fingercount.cli.common import needed_config, settings, sigterm_like_ctrl_c
+from fingercount.cli.common import needed_config, settings
+from fingercount.interrupts import stop_on_signals
 
 
 def serve_command(
@@ -53,7 +54,7 @@ def demo_command(
     finds it better. --from-scratch trains first, then serves."""
     from fingercount.demo import run_demo
 
-    sigterm_like_ctrl_c()  # a training run ends KILLED, the dashboard and the MLflow UI stop in order
+    stop_on_signals()  # a training run ends KILLED, the dashboard and the MLflow UI stop in order
     default = DEMO_SCRATCH_CONFIG if from_scratch else DEMO_CONFIG
     config = needed_config(config, default, "--config")
     run_demo(config, fresh, host, port, ui_port, serve, from_scratch)

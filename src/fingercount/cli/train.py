@@ -16,10 +16,10 @@ from fingercount.cli.common import (
     needed_config,
     print_metrics,
     settings,
-    sigterm_like_ctrl_c,
 )
 from fingercount.config import load_training_config
 from fingercount.errors import ConfigError
+from fingercount.interrupts import stop_on_signals
 
 TEACH_CONFIG = Path("configs/teach_config.yaml")
 
@@ -46,7 +46,7 @@ def train_command(
     from fingercount.training.teach import ProgressFile
     from fingercount.training.trainer import TrainEnvironment, train
 
-    sigterm_like_ctrl_c()  # the run ends KILLED
+    stop_on_signals()  # the run ends KILLED
     training_config = needed_config(training_config, TRAINING_CONFIG, "--training-config")
     config = load_training_config(training_config)
     load_data_config(config.dataset.config)  # both configs are checked before any work starts
@@ -138,7 +138,7 @@ def teach_command(
     from fingercount.training.teach import ProgressFile, teach
     from fingercount.training.trainer import TrainEnvironment
 
-    sigterm_like_ctrl_c()  # the run ends KILLED
+    stop_on_signals()  # the run ends KILLED
     current = settings()
     name = model_name or current.model_name
     target = alias or current.serving_alias()
@@ -184,7 +184,7 @@ def leave_out_command(
     from fingercount.training.leave_out import leave_out, real_sources, summary
     from fingercount.training.trainer import TrainEnvironment
 
-    sigterm_like_ctrl_c()  # a run ends KILLED
+    stop_on_signals()  # a run ends KILLED
     config = load_training_config(needed_config(training_config, TRAINING_CONFIG, "--training-config"))
     chosen = sources or real_sources(load_data_config(config.dataset.config))
     if not chosen:
