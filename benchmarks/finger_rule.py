@@ -19,8 +19,9 @@ and in pixels (image), are kept in `data/cache/` so a later run only judges. Can
 
 Each left-out source's photos are counted whole (the hands' sum against the label; no hand found is
 wrong) and paired against `world` photo by photo (McNemar). The rule that decides what ships is in
-docs/benchmarks.md ("The finger rule, judged leave-one-source-out"); the rule also labels training
-data, so a winner ships only when the leave-out campaign has run.
+docs/benchmarks.md ("The finger rule, judged leave-one-source-out"); the last line printed is its
+verdict (`verdict`). The rule also labels training data, so a winner ships only when the leave-out
+campaign has run.
 """
 
 from __future__ import annotations
@@ -41,6 +42,17 @@ Hand = tuple[np.ndarray, np.ndarray]  # world (21, 3) metres, image (21, 2) pixe
 Photo = tuple[int, list[Hand]]  # the label's count, the hands found
 CACHE = REPO / "data" / "cache" / "finger_rule"
 THUMB_FEATURES = {"line": 2, "line+straightness": 3}
+# The written rule's order for a tie (a mean within TIE points of the best): the world plane before the
+# image plane, fewer measures first. `world + finger lines` has a rule of its own (`verdict`).
+SIMPLER_FIRST = (
+    "world + thumb line",
+    "world + thumb line+straightness",
+    "image",
+    "image + thumb line",
+    "image + thumb line+straightness",
+)
+TIE = 0.5
+FINGER_LINES = "world + finger lines"
 
 
 def main() -> None:
@@ -48,7 +60,9 @@ def main() -> None:
 
     data, limit = source_arguments(__doc__)
     sources = {name: photos_of(data, name, limit) for name in real_sources(data)}
-    print(table(sources))
+    judged = judge(sources)
+    print(table(sources, judged))
+    print(verdict(judged))
 
 
 def source_arguments(description: str | None) -> tuple[Any, int]:
@@ -248,15 +262,55 @@ def right(photos: list[Photo], counter: Counter) -> list[bool]:
     return [bool(hands) and sum(counter(hand) for hand in hands) == count for count, hands in photos]
 
 
-def table(sources: dict[str, list[Photo]]) -> str:
+Judged = dict[str, dict[str, list[bool]]]  # rule -> left-out source -> each photo right
+
+
+def judge(sources: dict[str, list[Photo]]) -> Judged:
+    """Every candidate on each source left out, its lines fitted on the other sources."""
+    judged: Judged = {}
+    for left_out in sources:
+        train = [photo for other in sources if other != left_out for photo in sources[other]]
+        for rule, counter in candidates(train).items():
+            judged.setdefault(rule, {})[left_out] = right(sources[left_out], counter)
+    return judged
+
+
+def beats(ours: dict[str, list[bool]], base: dict[str, list[bool]]) -> bool:
+    """The written rule's test: more photos right than `base` on every left-out source, and none worse
+    by McNemar's paired test (which more photos right implies)."""
+    for name, right_here in ours.items():
+        lost = sum(b and not o for b, o in zip(base[name], right_here, strict=True))
+        gained = sum(o and not b for b, o in zip(base[name], right_here, strict=True))
+        if gained <= lost:
+            return False
+    return True
+
+
+def mean_right(by_source: dict[str, list[bool]]) -> float:
+    return float(np.mean([100 * np.mean(right_here) for right_here in by_source.values()]))
+
+
+def verdict(judged: Judged) -> str:
+    """The rule written before the runs (docs/benchmarks.md), applied: the candidates that beat `world`;
+    among them the highest mean, a mean within TIE points going to the simpler (SIMPLER_FIRST).
+    `world + finger lines` replaces a `world + thumb line` winner only if it beats it too."""
+    winners = [rule for rule in SIMPLER_FIRST if rule in judged and beats(judged[rule], judged["world"])]
+    if not winners:
+        return "verdict: no candidate beats `world` on every source; the rule stays"
+    best = max(mean_right(judged[rule]) for rule in winners)
+    chosen = next(rule for rule in winners if mean_right(judged[rule]) >= best - TIE)
+    why = f"beats `world` on every source: {', '.join(winners)}; the highest mean {best:.1f} %"
+    if chosen == SIMPLER_FIRST[0] and FINGER_LINES in judged:
+        lines = judged[FINGER_LINES]
+        if beats(lines, judged["world"]) and beats(lines, judged[chosen]):
+            return f"verdict: `{FINGER_LINES}` (beats `world` and `{chosen}` on every source)"
+    return f"verdict: `{chosen}` ({why}, ties within {TIE} points to the simpler)"
+
+
+def table(sources: dict[str, list[Photo]], judged: Judged) -> str:
     from fingercount.registry.paired import mcnemar_p
 
     names = list(sources)
-    judged: dict[str, dict[str, list[bool]]] = {}
-    for left_out in names:
-        train = [photo for other in names if other != left_out for photo in sources[other]]
-        for rule, counter in candidates(train).items():
-            judged.setdefault(rule, {})[left_out] = right(sources[left_out], counter)
     today = judged["world"]
     head = "| rule | " + " | ".join(f"{n} ({len(sources[n])})" for n in names) + " | mean |"
     lines = [head, "|" + "---|" * (len(names) + 2)]
