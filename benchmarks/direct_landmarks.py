@@ -60,17 +60,22 @@ def direct(network: LandmarkNetwork, bgr: np.ndarray) -> tuple[Look, Look]:
     if presence < MIN_PRESENCE:
         return (-1, presence), (-1, presence)
     first = (count_raised(world), presence)
-    up = points[9] - points[0]  # wrist -> middle-finger base, turned to point up
+    again, world, _ = network.look(rgb, *aligned_square(points, REFINE_SCALE))
+    return first, ((count_raised(world), again) if again >= MIN_PRESENCE else first)
+
+
+def aligned_square(points: np.ndarray, scale: float) -> tuple[float, tuple[float, float, float]]:
+    """A hand's square for `LandmarkNetwork.look` from its 21 image landmarks: the turn that points the
+    wrist -> middle-finger base line up, and the square centred on the turned landmarks, `scale` x
+    their longer extent."""
+    up = points[9] - points[0]
     degrees = float(np.degrees(np.arctan2(up[0], -up[1])))
     radians = np.radians(degrees)
     rotation = np.array([[np.cos(radians), np.sin(radians)], [-np.sin(radians), np.cos(radians)]])
     turned = points @ rotation.T
     low, high = turned.min(axis=0), turned.max(axis=0)
     centre_x, centre_y = (low + high) / 2 @ rotation  # rotation is orthonormal: its inverse is its transpose
-    again, world, _ = network.look(
-        rgb, degrees, (float(centre_x), float(centre_y), REFINE_SCALE * float(max(high - low)))
-    )
-    return first, ((count_raised(world), again) if again >= MIN_PRESENCE else first)
+    return degrees, (float(centre_x), float(centre_y), scale * float(max(high - low)))
 
 
 def chain_of(data: Any, name: str, limit: int) -> list[tuple[Path, int, int, list[tuple[float, ...]]]]:
