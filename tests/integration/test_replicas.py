@@ -1,7 +1,9 @@
 """Serving replicas behind the real nginx, with the repository's nginx.conf: three `fingercount
 serve` processes follow one alias; load goes through nginx while the alias moves (every replica
-converges) and while one replica is killed (nginx retries elsewhere): no request fails. Past 32
-predictions in flight from one client, nginx refuses by itself (the flood guard).
+converges) and while one replica is killed (nginx retries elsewhere): no request gets an error, and
+none fails but an answer the killed replica had begun to write (its headers out, nginx can no longer
+retry it: the client's connection drops at the kill). Past 32 predictions in flight from one client,
+nginx refuses by itself (the flood guard).
 
 The only change to deploy/nginx.conf is how replicas are found (`devstack.nginx_front`): Docker's
 DNS (one address per replica of `serving`) becomes an upstream of three loopback ports.
@@ -78,10 +80,12 @@ def serving(port: int) -> str | None:
 
 
 class Load:
-    """Clients posting /predict through nginx until stopped; every answer kept."""
+    """Clients posting /predict through nginx until stopped; every answer kept, with when it came
+    (status 0: no HTTP answer, the error's name instead of the version)."""
 
     def __init__(self, base: str, image: bytes, clients: int = 4) -> None:
-        self.answers: list[tuple[int, str]] = []
+        self.clients = clients
+        self.answers: list[tuple[int, str, float]] = []
         self._stop = threading.Event()
         self._threads = [threading.Thread(target=self._client, args=(base, image)) for _ in range(clients)]
         for thread in self._threads:
@@ -93,11 +97,11 @@ class Load:
                 try:
                     answer = client.post(f"{base}/predict", files={"file": ("f.jpg", image, "image/jpeg")})
                     version = str(answer.json().get("model_version")) if answer.status_code == 200 else answer.text
-                    self.answers.append((answer.status_code, version))
+                    self.answers.append((answer.status_code, version, time.monotonic()))
                 except httpx.HTTPError as exc:
-                    self.answers.append((0, type(exc).__name__))
+                    self.answers.append((0, type(exc).__name__, time.monotonic()))
 
-    def stop(self) -> list[tuple[int, str]]:
+    def stop(self) -> list[tuple[int, str, float]]:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=120)
@@ -123,18 +127,23 @@ def test_replicas_converge_and_survive_a_kill(
     time.sleep(2)
 
     victim = next(iter(processes))
+    killed = time.monotonic()
     os.killpg(processes[victim].pid, signal.SIGKILL)  # mid-load, no goodbye
     processes[victim].wait()
     time.sleep(5)
     answers = load.stop()
 
     failed = [a for a in answers if a[0] != 200]
-    versions = {v for s, v in answers if s == 200}
+    versions = {v for s, v, _ in answers if s == 200}
     say(
-        f"replicas: {len(answers)} requests through nginx, {len(failed)} failed; every replica on the new "
+        f"replicas: {len(answers)} requests through nginx, {len(failed)} failed {failed}; every replica on the new "
         f"version {converged:.1f} s after the alias moved (follow interval {FOLLOW_SECONDS:g} s); one replica killed"
     )
-    assert failed == [], failed[:5]
+    # nginx retries what it has not begun to answer; a kill between a replica's headers and its body
+    # cuts that one answer off (uvicorn writes them apart). Only those: no error status, at the kill,
+    # at most one per client (each has one request in flight).
+    assert all(status == 0 and killed <= at < killed + 3 for status, _, at in failed), failed
+    assert len(failed) <= load.clients, failed
     assert str(second.model_version) in versions
     assert versions <= {str(second.model_version), *(str(v) for v in range(1, int(second.model_version)))}
     assert converged < FOLLOW_SECONDS + 30  # the interval plus a download and warm-up
