@@ -17,6 +17,7 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -24,14 +25,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from direct_landmarks import SERVED_HEADS, aligned_square, served_heads
 from finger_rule import Hand, Photo, photos_of, rule_fingers, sampled_truth, source_arguments
 
+if TYPE_CHECKING:
+    from fingercount.labeling.without_palm import LandmarkNetwork
+
 SCALE = 1.6  # the square, x the landmarks' longer extent
 RULES = ("world", "image")
 
 
-def second_pass(network: object, rgb: np.ndarray, hand: Hand, min_score: float) -> Hand:
+def second_pass(network: LandmarkNetwork, rgb: np.ndarray, hand: Hand, min_score: float) -> Hand:
     """The hand looked at again on its own square: its new landmarks where the network is sure of a hand."""
     _, image = hand
-    presence, world, again = network.look(rgb, *aligned_square(image, SCALE))  # type: ignore[attr-defined]
+    presence, world, again = network.look(rgb, *aligned_square(image, SCALE))
     return (world, again) if presence >= min_score else hand
 
 

@@ -19,12 +19,17 @@ import sys
 import time
 from collections import defaultdict
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from direct_landmarks import aligned_square
 from finger_rule import sampled_truth, source_arguments
+
+if TYPE_CHECKING:
+    from fingercount.labeling.teacher import HandTeacher
+    from fingercount.labeling.without_palm import LandmarkNetwork
 
 POLICIES = ((1.6, 1), (1.6, 2), (2.0, 1))  # (the square, x the landmarks' extent; network passes a hand)
 SOURCES = ("rooms", "epsrc")  # the sets whose files are consecutive frames
@@ -43,7 +48,7 @@ def sequences(truth: list[tuple[Path, int]]) -> list[list[tuple[Path, int]]]:
 class Tracker:
     """The last frame's hands (21 image landmarks each), looked for again by the landmark network alone."""
 
-    def __init__(self, teacher: object, network: object, scale: float, passes: int, every: int) -> None:
+    def __init__(self, teacher: HandTeacher, network: LandmarkNetwork, scale: float, passes: int, every: int) -> None:
         self.teacher, self.network, self.scale, self.passes, self.every = teacher, network, scale, passes, every
         self.last: list[np.ndarray] = []
         self.frames = self.fresh = 0
@@ -56,10 +61,10 @@ class Tracker:
         self.frames += 1
         if self.last and self.frames % self.every:
             rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-            followed = [self._follow(rgb, hand) for hand in self.last]
-            if all(hand is not None for hand in followed):
-                self.last = [points for _, points in followed]  # type: ignore[misc]
-                return sum(count for count, _ in followed)  # type: ignore[misc]
+            followed = [found for hand in self.last if (found := self._follow(rgb, hand)) is not None]
+            if len(followed) == len(self.last):
+                self.last = [points for _, points in followed]
+                return sum(count for count, _ in followed)
         self.fresh += 1  # the first frame, every K-th, or a hand lost: look afresh
         found = self.teacher.label_with_landmarks(bgr)
         self.last = [image for _, image, _ in found]
