@@ -20,8 +20,9 @@ and in pixels (image), are kept in `data/cache/` so a later run only judges. Can
 Each left-out source's photos are counted whole (the hands' sum against the label; no hand found is
 wrong) and paired against `world` photo by photo (McNemar). The rule that decides what ships is in
 docs/benchmarks.md ("The finger rule, judged leave-one-source-out"); the last line printed is its
-verdict (`verdict`). The rule also labels training data, so a winner ships only when the leave-out
-campaign has run.
+verdict (`verdict`); `finger_rule_turns.py` then asks whether that verdict's plane carries to hands
+turned side-on, and its last line is the decision. The rule also labels training data, so a winner
+ships only when the leave-out campaign has run.
 """
 
 from __future__ import annotations
