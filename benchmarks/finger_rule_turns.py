@@ -38,14 +38,12 @@ def main() -> None:
     data, limit = source_arguments(__doc__)
     sources = {name: photos_of(data, name, limit) for name in real_sources(data)}
     turns = {"0°": (None, 0.0)} | {
-        f"{axis} {sign}{DEGREES:g}°": (axis, sign_value * DEGREES)
-        for axis in ("yaw", "pitch")
-        for sign, sign_value in (("+", 1), ("−", -1))
+        f"{axis} {angle:+g}°": (axis, angle) for axis in ("yaw", "pitch") for angle in (DEGREES, -DEGREES)
     }
+    ours = {rule for plane in PLANES.values() for rule in plane}
     judged: Judged = {}
     for left_out, photos in sources.items():
         train = [photo for other in sources if other != left_out for photo in sources[other]]
-        ours = {rule for plane in PLANES.values() for rule in plane}
         rules = {rule: counter for rule, counter in candidates(train).items() if rule in ours}
         for rule, counter in rules.items():
             judged.setdefault(AS_THEY_ARE, {}).setdefault(rule, {})[left_out] = right(photos, counter)
