@@ -180,7 +180,9 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
         runner.kill()
         pytest.fail("the runner never started its first run")
     run_id = running[0].info.run_id
-    time.sleep(3)
+    checkpoint = workspace.root / "experiments/fingercount-tests-leave-out" / run_id / "weights/last.pt"
+    while time.monotonic() < deadline and not checkpoint.is_file():  # an epoch done: a run to go on from
+        time.sleep(0.2)
     runner.send_signal(signal.SIGTERM)
     out = ended(runner)
     assert runner.returncode != 0, out
@@ -188,7 +190,8 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
     assert not list((tmp_path / "results").glob("*.partial"))
     assert client.get_run(run_id).info.status == "KILLED"
 
-    # Killed outright (no chance to end its run): the next runner ends it KILLED before it starts.
+    # The next runner goes on from that checkpoint, in the same MLflow run. Killed outright (no
+    # chance to end its run), it leaves the run RUNNING: the runner after it ends it KILLED first.
     runner = subprocess.Popen(command, cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     deadline = time.monotonic() + 240
     while time.monotonic() < deadline:
@@ -198,9 +201,23 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
         time.sleep(0.5)
     runner.kill()
     runner.communicate(timeout=60)
-    stale = running[0].info.run_id
-    assert client.get_run(stale).info.status == "RUNNING"
+    assert running[0].info.run_id == run_id  # resumed, not started again
+    assert client.get_run(run_id).info.status == "RUNNING"
     plan = campaign.load_plan(plan_path)
-    assert campaign.settle_stale_runs(plan, workspace.tracking_uri) == [stale]
-    assert client.get_run(stale).info.status == "KILLED"
+    assert campaign.settle_stale_runs(plan, workspace.tracking_uri) == [run_id]
+    assert client.get_run(run_id).info.status == "KILLED"
     assert not list((tmp_path / "results").glob("*.json"))
+
+    # Run to its end, it goes on from the epochs done and says so in its result.
+    first = campaign.planned_runs(plan)[0]
+    done = subprocess.run([*command, "--runs", "1"], cwd=workspace.root, env=env, capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert f"of its killed run {run_id}" in done.stdout, done.stdout  # "going on from epoch N of …"
+    result = json.loads(campaign.result_path(plan, first).read_text())
+    assert result["run_id"] == run_id
+    assert 1 <= result["resumed"]["from_epoch"] < 30
+    assert result["resumed"]["earlier_minutes"] > 0
+    assert result["minutes"] > result["resumed"]["earlier_minutes"]
+    assert client.get_run(run_id).info.status == "FINISHED"
+    epochs, _ = campaign.trained_epochs(checkpoint.parent.parent / "results.csv")
+    assert epochs == 30

@@ -28,7 +28,9 @@ def campaign_run(
     """Run the plan's next runs not yet done, one training at a time; each writes one result file.
 
     A result already there is never run again; a run killed midway writes none, and its MLflow run
-    ends KILLED (a runner killed outright leaves it RUNNING: the next runner ends it KILLED).
+    ends KILLED (a runner killed outright leaves it RUNNING: the next runner ends it KILLED). The next
+    runner goes on from a killed run's last checkpoint, in the same MLflow run, when its settings are
+    the same and its checkpoint is on this machine; otherwise the run starts again.
     Results whose whole photos were counted by an older rule of the landmark model's (`photo_rule`)
     are first counted again (each source's photos once, a minute or two), so every result is judged alike.
     Run it at low priority in the background: `nice -n 19 fingercount campaign run PLAN --commit`.
@@ -53,7 +55,9 @@ def campaign_run(
             check()  # a stop a library dropped during the last run: no next one
             run = todo[0]
             typer.echo(f"[{total - len(todo) + 1}/{total}] {run.key}")
-            line = campaign.summary_line(campaign.execute(plan, run, env))
+            if attempt := campaign.killed_attempt(plan, run, env):
+                typer.echo(f"  going on from epoch {attempt.epochs} of its killed run {attempt.run_id}")
+            line = campaign.summary_line(campaign.execute(plan, run, env, attempt))
             typer.echo(line)
             if commit:
                 campaign.commit_result(plan, run, line)

@@ -6,11 +6,16 @@ A lever changes the recipe's last stage (settings of the training config), start
 earlier-stage checkpoint as the baseline: that checkpoint was trained without the left-out source
 (it is the baseline's own earlier-stage run), so the lever and its control arm differ only by the
 lever. A lever with `stages: all` trains every stage with its settings (a new architecture).
+
+A run stopped on purpose (SIGTERM: its MLflow run ends KILLED) keeps Ultralytics' last checkpoint,
+so the next runner goes on from that epoch, in the same MLflow run, rather than from the start: a
+session's last hour still counts. Its result says so (`resumed`); none is written until it ends.
 """
 
 from __future__ import annotations
 
 import contextlib
+import csv
 import fcntl
 import hashlib
 import json
@@ -46,6 +51,7 @@ from fingercount.training.trainer import TrainEnvironment
 
 BASELINE = "baseline"
 EXPERIMENT_SUFFIX = "-leave-out"  # leave_out's experiment: `<recipe's experiment>-leave-out`
+CONFIG_TAG = "campaign.config_hash"  # on each MLflow run: a killed one is resumed only with the same settings
 
 
 class Lever(StrictModel):
@@ -170,8 +176,62 @@ def settle_stale_runs(plan: Plan, tracking_uri: str) -> list[str]:
     return settled
 
 
-def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any]:
-    """Train one planned run and write its result (atomically: a killed run leaves none)."""
+def config_hash(plan: Plan, run: PlannedRun) -> str:
+    config = stage_config(plan, run).model_dump(mode="json")
+    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """A killed attempt at a planned run whose training can go on from its last checkpoint."""
+
+    run_id: str
+    epochs: int  # the epochs it finished (its results.csv rows)
+    minutes: float  # their training minutes, by Ultralytics' clock, over every attempt so far
+
+
+def killed_attempt(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> Attempt | None:
+    """The latest KILLED MLflow run of this planned run, with these settings, that left a checkpoint
+    here (none where the machine or the checkout is new: the run then starts again)."""
+    from mlflow import MlflowClient
+
+    experiment = stage_config(plan, run).mlflow.experiment_name + EXPERIMENT_SUFFIX
+    client = MlflowClient(env.tracking_uri)
+    found = client.get_experiment_by_name(experiment)
+    if found is None:
+        return None
+    query = (
+        f"attributes.run_name = '{run.key}' AND attributes.status = 'KILLED'"
+        f" AND tags.`{CONFIG_TAG}` = '{config_hash(plan, run)}'"
+    )
+    for killed in client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"]):
+        folder = env.experiments_dir / experiment / killed.info.run_id
+        epochs, seconds = trained_epochs(folder / "results.csv")
+        if epochs and checkpoint_of(folder).is_file():
+            return Attempt(killed.info.run_id, epochs, seconds / 60)
+    return None
+
+
+def checkpoint_of(folder: Path) -> Path:
+    return folder / "weights" / "last.pt"
+
+
+def trained_epochs(results_csv: Path) -> tuple[int, float]:
+    """Epochs an Ultralytics training logged, and their seconds: its `time` column counts from each
+    attempt's start, so the attempts are summed where it falls back."""
+    if not results_csv.is_file():
+        return 0, 0.0
+    rows = list(csv.DictReader(results_csv.read_text().splitlines()))
+    if not rows:
+        return 0, 0.0
+    times = [float(row["time"]) for row in rows]
+    seconds = sum(t for t, after in zip(times, [*times[1:], 0.0], strict=True) if after < t)
+    return max(int(float(row["epoch"])) for row in rows), seconds
+
+
+def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment, attempt: Attempt | None = None) -> dict[str, Any]:
+    """Train one planned run and write its result (atomically: a killed run leaves none). `attempt`:
+    a killed attempt at it (`killed_attempt`), whose training goes on from its last checkpoint."""
     before = start_of(plan, run)
     start = None
     if before is not None:
@@ -184,9 +244,12 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
     config = stage_config(plan, run)
     last = run.stage == len(plan.stages)
     started = time.time()
-    env = TrainEnvironment(**{**env.__dict__, "run_name": run.key})
-    digest = hashlib.sha256(json.dumps(config.model_dump(mode="json"), sort_keys=True).encode()).hexdigest()
-    found = leave_out(config, run.source, run.seed, env, plan.work / run.key, start=start, boxes=last)
+    digest = config_hash(plan, run)
+    env = TrainEnvironment(**{**env.__dict__, "run_name": run.key, "tags": {**env.tags, CONFIG_TAG: digest}})
+    resume = attempt.run_id if attempt else None
+    found = leave_out(config, run.source, run.seed, env, plan.work / run.key, start=start, boxes=last, resume=resume)
+    if attempt is not None:  # the earlier attempts' epochs; their preparing and the epoch cut short are not counted
+        found.minutes += attempt.minutes
     if not last:
         plan.checkpoints.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(found.weights or "", checkpoint_path(plan, run))
@@ -194,7 +257,9 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> dict[str, Any
         "key": run.key, "lever": run.lever, "source": run.source, "seed": run.seed, "stage": run.stage,
         "final": last, "starts_from": before.key if before else config.model.weights,
         "settings": plan.levers[run.lever].set if last or plan.levers[run.lever].stages == "all" else {},
-        "config_hash": digest[:16],
+        "config_hash": digest,
+        **({"resumed": {"from_epoch": attempt.epochs, "earlier_minutes": round(attempt.minutes, 2)}}
+           if attempt else {}),
         "commit": _commit(), "machine": machine(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started)), "minutes": round(found.minutes, 2),
         **found.to_dict(),

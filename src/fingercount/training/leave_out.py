@@ -80,12 +80,14 @@ def leave_out(
     with_teacher: bool = True,
     start: Path | None = None,
     boxes: bool = False,
+    resume: str | None = None,
 ) -> LeftOut:
     """Train `config` without source `name` (split and training seed `seed`), then count all of that source.
 
     `start`: a checkpoint that never saw `name` (an earlier stage's run without it) to train from,
     in place of the config's `model.weights` — which saw every source, so is refused here.
     `boxes`: also record every photo's boxes with their landmark counts (the count heads' input).
+    `resume`: the id of a killed run of this same training: it goes on from its last checkpoint, in it.
     """
     began = time.monotonic()
     data = load_data_config(config.dataset.config)
@@ -113,7 +115,7 @@ def leave_out(
             ),
         }
     )
-    result = train(reduced, env, evaluate=True)
+    result = train(reduced, env, evaluate=True, resume=resume)
     assert result.package is not None, "evaluate=True packages"
     assert result.evaluation is not None, "evaluate=True evaluates"
     truth = source_truth(data, name)

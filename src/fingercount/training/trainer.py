@@ -15,7 +15,7 @@ import logging
 import os
 import shutil
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -81,6 +81,7 @@ class TrainEnvironment:
     on_epoch: Callable[[int, dict[str, float]], None] | None = None  # each epoch's logged metrics (sweeps)
     parent_run_id: str | None = None  # the run is nested under this one (a sweep's trials)
     run_name: str | None = None
+    tags: Mapping[str, str] = field(default_factory=dict)  # more tags on the run (the campaign's config hash)
 
     def tell(self, phase: str, **details: Any) -> None:
         if self.report is not None:
@@ -158,6 +159,7 @@ def train(
         "config_key": config_key(config, prepared.manifest["content_hash"]),
         **({"parent.uri": parent.uri, "parent.version": parent.version} if parent else {}),
         **({"mlflow.parentRunId": env.parent_run_id} if env.parent_run_id else {}),
+        **env.tags,
     }
     run_name = env.run_name or f"{config.model.architecture}-{time.strftime('%Y%m%d-%H%M%S')}"
     result: TrainResult | None = None  # how far it got, for the message if the server is lost
