@@ -1,6 +1,6 @@
 """The leave-out campaign on a tiny two-stage recipe: it runs the next run not yet done, writes each
 result as one file, never runs a finished one again, and a run killed midway leaves no result and
-no MLflow run RUNNING."""
+no MLflow run RUNNING — and the next runner goes on from its last checkpoint, in the same run."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ from tests.workspace import Workspace
 pytestmark = pytest.mark.slow
 
 
-def tiny_plan(root: Path, workspace: Workspace, epochs: int = 1) -> Path:
-    """Two stages of the test recipe with two extra sources; `other` is left out, `more` chooses the arbitration."""
+def tiny_plan(root: Path, workspace: Workspace, epochs: int = 1, last_epochs: int | None = None) -> Path:
+    """Two stages of the test recipe with two extra sources; `other` is left out, `more` chooses the arbitration.
+    `last_epochs`: the second stage's, where not `epochs`."""
     sources = []
     for name, seed in (("other", 7), ("more", 8)):
         folder = write_synthetic(root / name, SyntheticSourceConfig(images=12, seed=seed, img_size=128), progress=False)
@@ -40,7 +41,7 @@ def tiny_plan(root: Path, workspace: Workspace, epochs: int = 1) -> Path:
     for stage in (1, 2):
         config = yaml.safe_load((workspace.root / "configs/test_config.yaml").read_text())
         config["dataset"]["config"] = str(root / "data.yaml")
-        config["training"]["epochs"] = epochs
+        config["training"]["epochs"] = last_epochs if stage == 2 and last_epochs else epochs
         config["mlflow"]["auto_register"] = False
         if stage == 2:  # what the shipped second stage does: it names the checkpoint it continues
             config["model"]["weights"] = "fingercount-hands-n160"
@@ -164,7 +165,7 @@ def ended(runner: subprocess.Popen[bytes], timeout: float = 60) -> bytes:
 
 
 def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, tmp_path: Path) -> None:
-    plan_path = tiny_plan(tmp_path, workspace, epochs=30)
+    plan_path = tiny_plan(tmp_path, workspace, epochs=1, last_epochs=30)  # killed in the stage that starts from one
     env = {**os.environ, "MLFLOW_TRACKING_URI": workspace.tracking_uri}
     command = [sys.executable, "-m", "fingercount", "campaign", "run", str(plan_path), "-q"]
     runner = subprocess.Popen(command, cwd=workspace.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -173,12 +174,12 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
     while time.monotonic() < deadline:  # kill it while it trains: its run is RUNNING
         experiment = client.get_experiment_by_name("fingercount-tests-leave-out")
         running = experiment and client.search_runs([experiment.experiment_id], "attributes.status = 'RUNNING'")
-        if running and running[0].info.run_name == "baseline--other--seed1--stage1":
+        if running and running[0].info.run_name == "baseline--other--seed1--stage2":
             break
         time.sleep(0.5)
     else:
         runner.kill()
-        pytest.fail("the runner never started its first run")
+        pytest.fail("the runner never started its second stage")
     run_id = running[0].info.run_id
     checkpoint = workspace.root / "experiments/fingercount-tests-leave-out" / run_id / "weights/last.pt"
     while time.monotonic() < deadline and not checkpoint.is_file():  # an epoch done: a run to go on from
@@ -186,7 +187,7 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
     runner.send_signal(signal.SIGTERM)
     out = ended(runner)
     assert runner.returncode != 0, out
-    assert not list((tmp_path / "results").glob("*.json")), out
+    assert [p.name for p in (tmp_path / "results").glob("*.json")] == ["baseline--other--seed1--stage1.json"], out
     assert not list((tmp_path / "results").glob("*.partial"))
     assert client.get_run(run_id).info.status == "KILLED"
 
@@ -206,14 +207,14 @@ def test_a_killed_run_leaves_no_result_and_no_running_run(workspace: Workspace, 
     plan = campaign.load_plan(plan_path)
     assert campaign.settle_stale_runs(plan, workspace.tracking_uri) == [run_id]
     assert client.get_run(run_id).info.status == "KILLED"
-    assert not list((tmp_path / "results").glob("*.json"))
+    assert len(list((tmp_path / "results").glob("*.json"))) == 1
 
     # Run to its end, it goes on from the epochs done and says so in its result.
-    first = campaign.planned_runs(plan)[0]
+    second = campaign.planned_runs(plan)[1]
     done = subprocess.run([*command, "--runs", "1"], cwd=workspace.root, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"of its killed run {run_id}" in done.stdout, done.stdout  # "going on from epoch N of …"
-    result = json.loads(campaign.result_path(plan, first).read_text())
+    result = json.loads(campaign.result_path(plan, second).read_text())
     assert result["run_id"] == run_id
     assert 1 <= result["resumed"]["from_epoch"] < 30
     assert result["resumed"]["earlier_minutes"] > 0
