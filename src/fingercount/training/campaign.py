@@ -48,6 +48,7 @@ from fingercount.training.count_eval import _photo_id, report, teacher_counts
 from fingercount.training.count_heads import MEASURED_HEADS, POSE_HEADS, WHOLE_PHOTO_HEADS, choose_sure, photo_totals
 from fingercount.training.leave_out import leave_out, photo_root, source_truth
 from fingercount.training.trainer import TrainEnvironment
+from fingercount.training.trainer import checkpoint_path as last_checkpoint
 
 BASELINE = "baseline"
 EXPERIMENT_SUFFIX = "-leave-out"  # leave_out's experiment: `<recipe's experiment>-leave-out`
@@ -205,15 +206,11 @@ def killed_attempt(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> Attemp
         f" AND tags.`{CONFIG_TAG}` = '{config_hash(plan, run)}'"
     )
     for killed in client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"]):
-        folder = env.experiments_dir / experiment / killed.info.run_id
-        epochs, seconds = trained_epochs(folder / "results.csv")
-        if epochs and checkpoint_of(folder).is_file():
+        last = last_checkpoint(env.experiments_dir / experiment, killed.info.run_id)
+        epochs, seconds = trained_epochs(last.parent.parent / "results.csv")
+        if epochs and last.is_file():
             return Attempt(killed.info.run_id, epochs, seconds / 60)
     return None
-
-
-def checkpoint_of(folder: Path) -> Path:
-    return folder / "weights" / "last.pt"
 
 
 def trained_epochs(results_csv: Path) -> tuple[int, float]:
