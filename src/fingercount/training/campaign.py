@@ -208,9 +208,19 @@ def killed_attempt(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> Attemp
     for killed in client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"]):
         last = last_checkpoint(env.experiments_dir / experiment, killed.info.run_id)
         epochs, seconds = trained_epochs(last.parent.parent / "results.csv")
-        if epochs and last.is_file():
+        if epochs and last.is_file() and _readable(last):
             return Attempt(killed.info.run_id, epochs, seconds / 60)
     return None
+
+
+def _readable(checkpoint: Path) -> bool:
+    import torch
+
+    try:
+        torch.load(checkpoint, map_location="cpu", weights_only=False)  # the campaign's own file
+    except Exception:  # cut short as its runner was killed outright: the run starts again
+        return False
+    return True
 
 
 def trained_epochs(results_csv: Path) -> tuple[int, float]:
