@@ -161,7 +161,10 @@ class EpochProgress:
         if self.done >= self.epochs or not is_main_rank():  # the extra call for the final validation of best.pt
             return
         if self.bar is None:
-            self.bar = tqdm(total=self.epochs, desc="training", unit="epoch", disable=not self.enabled)
+            self.done = getattr(trainer, "start_epoch", 0)  # a resumed training goes on from its checkpoint
+            self.bar = tqdm(
+                total=self.epochs, initial=self.done, desc="training", unit="epoch", disable=not self.enabled
+            )
         self.done += 1
         loss = trainer.label_loss_items(trainer.tloss, prefix="train")
         metrics = trainer.metrics or {}

@@ -124,3 +124,10 @@ def test_epoch_progress_counts_epochs_once() -> None:
         progress(trainer)
     assert progress.done == 2
     progress.close()
+
+    reports: list[dict[str, object]] = []
+    resumed = EpochProgress(5, enabled=False, report=reports.append)
+    for _ in range(3):  # resumed after three epochs: two left, then the extra call
+        resumed(SimpleNamespace(**vars(trainer), start_epoch=3))
+    assert [report["epoch"] for report in reports] == [4, 5]
+    resumed.close()
