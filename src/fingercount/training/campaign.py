@@ -177,9 +177,10 @@ def settle_stale_runs(plan: Plan, tracking_uri: str) -> list[str]:
     return settled
 
 
-def config_hash(plan: Plan, run: PlannedRun) -> str:
-    config = stage_config(plan, run).model_dump(mode="json")
-    return hashlib.sha256(json.dumps(config, sort_keys=True).encode()).hexdigest()[:16]
+def config_hash(config: TrainingConfig) -> str:
+    """A planned run's settings, as its result and its MLflow run (`CONFIG_TAG`) record them."""
+    dumped = config.model_dump(mode="json")
+    return hashlib.sha256(json.dumps(dumped, sort_keys=True).encode()).hexdigest()[:16]
 
 
 @dataclass(frozen=True)
@@ -196,19 +197,20 @@ def killed_attempt(plan: Plan, run: PlannedRun, env: TrainEnvironment) -> Attemp
     here (none where the machine or the checkout is new: the run then starts again)."""
     from mlflow import MlflowClient
 
-    experiment = stage_config(plan, run).mlflow.experiment_name + EXPERIMENT_SUFFIX
+    config = stage_config(plan, run)
+    experiment = config.mlflow.experiment_name + EXPERIMENT_SUFFIX
     client = MlflowClient(env.tracking_uri)
     found = client.get_experiment_by_name(experiment)
     if found is None:
         return None
     query = (
         f"attributes.run_name = '{run.key}' AND attributes.status = 'KILLED'"
-        f" AND tags.`{CONFIG_TAG}` = '{config_hash(plan, run)}'"
+        f" AND tags.`{CONFIG_TAG}` = '{config_hash(config)}'"
     )
     for killed in client.search_runs([found.experiment_id], query, order_by=["attributes.start_time DESC"]):
         last = last_checkpoint(env.experiments_dir / experiment, killed.info.run_id)
         epochs, seconds = trained_epochs(last.parent.parent / "results.csv")
-        if epochs and last.is_file() and _readable(last):
+        if epochs and _readable(last):
             return Attempt(killed.info.run_id, epochs, seconds / 60)
     return None
 
@@ -218,7 +220,7 @@ def _readable(checkpoint: Path) -> bool:
 
     try:
         torch.load(checkpoint, map_location="cpu", weights_only=False)  # the campaign's own file
-    except Exception:  # cut short as its runner was killed outright: the run starts again
+    except Exception:  # missing, or cut short as its runner was killed outright: the run starts again
         return False
     return True
 
@@ -251,7 +253,7 @@ def execute(plan: Plan, run: PlannedRun, env: TrainEnvironment, attempt: Attempt
     config = stage_config(plan, run)
     last = run.stage == len(plan.stages)
     started = time.time()
-    digest = config_hash(plan, run)
+    digest = config_hash(config)
     env = TrainEnvironment(**{**env.__dict__, "run_name": run.key, "tags": {**env.tags, CONFIG_TAG: digest}})
     resume = attempt.run_id if attempt else None
     found = leave_out(config, run.source, run.seed, env, plan.work / run.key, start=start, boxes=last, resume=resume)

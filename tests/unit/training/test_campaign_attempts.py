@@ -55,10 +55,10 @@ def test_only_a_killed_run_with_the_same_settings_and_a_whole_checkpoint_is_gone
     whole = tmp_path / "whole.pt"
     torch.save({"epoch": 1}, whole)
     killed(baseline, "0123456789abcdef", whole.read_bytes())  # other settings
-    killed(baseline, campaign.config_hash(plan, baseline), None)  # no checkpoint
-    killed(baseline, campaign.config_hash(plan, baseline), whole.read_bytes()[:100])  # cut short
+    killed(baseline, campaign.config_hash(campaign.stage_config(plan, baseline)), None)  # no checkpoint
+    killed(baseline, campaign.config_hash(campaign.stage_config(plan, baseline)), whole.read_bytes()[:100])  # cut short
     assert campaign.killed_attempt(plan, baseline, env) is None
     assert campaign.killed_attempt(plan, flip, env) is None
-    good = killed(baseline, campaign.config_hash(plan, baseline), whole.read_bytes())
+    good = killed(baseline, campaign.config_hash(campaign.stage_config(plan, baseline)), whole.read_bytes())
     assert campaign.killed_attempt(plan, baseline, env) == campaign.Attempt(good, 2, 2.0)
     assert campaign.killed_attempt(plan, flip, env) is None  # the lever's settings differ
