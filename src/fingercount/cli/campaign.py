@@ -80,6 +80,9 @@ def campaign_report(
     typer.echo("\nAgainst the control (the baseline's class head), by the written rule:")
     for line in campaign.verdicts(plan) or ["- nothing to compare yet"]:
         typer.echo(line)
+    typer.echo("\nEach lever under each other head, against the baseline under the same head:")
+    for line in campaign.verdicts_by_head(plan) or ["- nothing to compare yet"]:
+        typer.echo(line)
     if per_count:
         typer.echo("")
         typer.echo(campaign.per_count_table(plan))

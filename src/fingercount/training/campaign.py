@@ -487,45 +487,62 @@ def _arm_minutes(plan: Plan, run: PlannedRun, results: dict[str, dict[str, Any]]
 
 
 def verdicts(plan: Plan) -> list[str]:
-    """The written rule applied to every (lever, head) against the control (the baseline's class
-    head): it wins if, on every left-out source, its mean over all seeds beats the control's by more
-    than the larger of the two spreads; one source lost or level beyond that, and it does not."""
+    """The written rule against the control (the baseline's class head): every head counted on the
+    baseline's runs, and each lever's class head. One wins if, on every left-out source, its mean over
+    all seeds beats the control's by more than the larger of the two spreads; one source lost or
+    level beyond that, and it does not."""
     results = load_results(plan)
+    judged = [(BASELINE, head) for head in MEASURED_HEADS if head != "classes"]
+    judged += [(lever, "classes") for lever in plan.levers if lever != BASELINE]
+    return [line for lever, head in judged if (line := _verdict(plan, results, lever, head, "classes"))]
+
+
+def verdicts_by_head(plan: Plan) -> list[str]:
+    """The same rule for each lever under each other head, against the baseline counted by that head:
+    a lever is judged with the head that would serve it. (Against the class control, a lever under a
+    landmark head wins whenever the head does, which says nothing of the lever.)"""
+    results = load_results(plan)
+    return [
+        line
+        for lever in plan.levers
+        if lever != BASELINE
+        for head in MEASURED_HEADS
+        if head != "classes" and (line := _verdict(plan, results, lever, head, head))
+    ]
+
+
+def _verdict(plan: Plan, results: dict[str, dict[str, Any]], lever: str, head: str, control_head: str) -> str | None:
+    """One line: (lever, head) against the baseline under control_head, per left-out source; None
+    where neither arm has run on any source."""
     last = len(plan.stages)
 
     def arm(lever: str, head: str, source: str) -> list[float]:
         finals = [results.get(PlannedRun(lever, source, seed, last).key) for seed in plan.seeds]
         return [f["heads"][head]["accuracy"] for f in finals if f and head in f.get("heads", {})]
 
-    lines = []
-    for lever in plan.levers:
-        for head in MEASURED_HEADS:
-            if (lever, head) == (BASELINE, "classes"):
-                continue
-            parts, outcomes = [], []
-            for source in plan.sources:
-                ours, control = arm(lever, head, source), arm(BASELINE, "classes", source)
-                if not ours or not control:
-                    parts.append(f"{source}: not run")
-                    outcomes.append("open")
-                    continue
-                gain = statistics.fmean(ours) - statistics.fmean(control)
-                noise = max(max(ours) - min(ours), max(control) - min(control))
-                complete = len(ours) == len(control) == len(plan.seeds)
-                outcome = "win" if gain > noise else "lose" if gain < -noise else "level"
-                outcomes.append(outcome if complete else "open")
-                seeds = "" if complete else f", {min(len(ours), len(control))} of {len(plan.seeds)} seeds"
-                parts.append(f"{source} {gain * 100:+.1f} points (spread {noise * 100:.1f}{seeds})")
-            if all(part.endswith("not run") for part in parts):
-                continue
-            if all(outcome == "win" for outcome in outcomes):
-                verdict = "**wins**"
-            elif any(outcome in ("lose", "level") for outcome in outcomes):
-                verdict = "does not win"
-            else:
-                verdict = "open"
-            lines.append(f"- {lever} / {head}: {verdict} — " + "; ".join(parts))
-    return lines
+    parts, outcomes = [], []
+    for source in plan.sources:
+        ours, control = arm(lever, head, source), arm(BASELINE, control_head, source)
+        if not ours or not control:
+            parts.append(f"{source}: not run")
+            outcomes.append("open")
+            continue
+        gain = statistics.fmean(ours) - statistics.fmean(control)
+        noise = max(max(ours) - min(ours), max(control) - min(control))
+        complete = len(ours) == len(control) == len(plan.seeds)
+        outcome = "win" if gain > noise else "lose" if gain < -noise else "level"
+        outcomes.append(outcome if complete else "open")
+        seeds = "" if complete else f", {min(len(ours), len(control))} of {len(plan.seeds)} seeds"
+        parts.append(f"{source} {gain * 100:+.1f} points (spread {noise * 100:.1f}{seeds})")
+    if all(part.endswith("not run") for part in parts):
+        return None
+    if all(outcome == "win" for outcome in outcomes):
+        verdict = "**wins**"
+    elif any(outcome in ("lose", "level") for outcome in outcomes):
+        verdict = "does not win"
+    else:
+        verdict = "open"
+    return f"- {lever} / {head}: {verdict} — " + "; ".join(parts)
 
 
 def per_count_table(plan: Plan, head: str = "classes") -> str:

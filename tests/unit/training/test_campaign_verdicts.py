@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from fingercount.training.campaign import Lever, Plan, verdicts
+from fingercount.training.campaign import Lever, Plan, verdicts, verdicts_by_head
 
 
 def plan_with(tmp_path: Path, accuracies: dict[tuple[str, str, int], dict[str, float]]) -> Plan:
@@ -64,3 +64,27 @@ def test_until_every_seed_has_run_only_a_loss_is_decided(tmp_path: Path) -> None
     # Lost on people beyond the spread with every seed run: it cannot win, whatever rooms says.
     assert "does not win" in found["- baseline / landmarks"]
     assert "- bigger / classes" not in found  # nothing run
+
+
+def test_a_lever_under_a_landmark_head_is_judged_against_the_baseline_under_that_head(tmp_path: Path) -> None:
+    plan = plan_with(
+        tmp_path,
+        {
+            ("baseline", "people", 1): {"classes": 0.20, "sure+photo": 0.76},
+            ("baseline", "people", 2): {"classes": 0.22, "sure+photo": 0.77},
+            ("baseline", "rooms", 1): {"classes": 0.57, "sure+photo": 0.94},
+            ("baseline", "rooms", 2): {"classes": 0.60, "sure+photo": 0.93},
+            # Far above the class control, level with the baseline under its own head on rooms.
+            ("bigger", "people", 1): {"classes": 0.30, "sure+photo": 0.80},
+            ("bigger", "people", 2): {"classes": 0.31, "sure+photo": 0.81},
+            ("bigger", "rooms", 1): {"classes": 0.70, "sure+photo": 0.935},
+            ("bigger", "rooms", 2): {"classes": 0.72, "sure+photo": 0.945},
+        },
+    )
+    against_control = {line.split(":")[0]: line for line in verdicts(plan)}
+    assert "- bigger / sure+photo" not in against_control  # it would win there only because the head does
+    assert "**wins**" in against_control["- bigger / classes"]
+    found = {line.split(":")[0]: line for line in verdicts_by_head(plan)}
+    assert found["- bigger / sure+photo"].startswith("- bigger / sure+photo: does not win — people +4.0 points")
+    assert "rooms +0.5 points (spread 1.0)" in found["- bigger / sure+photo"]
+    assert not any(line.startswith("- baseline") for line in found.values())
