@@ -155,6 +155,17 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert "- flip / landmarks:" not in against_control
     assert "| flip | landmarks+photo | **" in printed
     assert "| teacher | landmarks on the photo |" in printed
+    code, printed, err = run_cli(
+        ["campaign", "report", str(plan_path), "--card", "classes,sure+photo"], monkeypatch, capsys
+    )
+    assert code == 0, err
+    card = json.loads(printed)
+    assert set(card["accuracy"]) == {"classes", "sure+photo", "teacher"}
+    assert card["accuracy"]["sure+photo"]["other"]["seeds"] == 1
+    assert card["photo_rule"] == PHOTO_RULE
+    code, _, err = run_cli(["campaign", "report", str(plan_path), "--card", "classes,nope"], monkeypatch, capsys)
+    assert code == 2
+    assert "no 'nope' head in the baseline's results" in err
 
 
 def ended(runner: subprocess.Popen[bytes], timeout: float = 60) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
@@ -70,12 +71,22 @@ def campaign_run(
 def campaign_report(
     plan_path: PlanArgument,
     per_count: Annotated[bool, typer.Option(help="Also each true count's accuracy (the class head).")] = False,
+    card: Annotated[
+        str,
+        typer.Option(
+            help="Print only the JSON a checkpoint card keeps of the campaign (`served_by_demo.leave_out`): "
+            "the baseline counted by these heads, comma-separated (e.g. classes,sure+photo)."
+        ),
+    ] = "",
 ) -> None:
     """The campaign's table from the committed results alone: per lever and count head, each left-out
     source's mean and spread over seeds, the no-hand share, the teacher, and the minutes a run."""
     from fingercount.training import campaign
 
     plan = campaign.load_plan(plan_path)
+    if card:
+        typer.echo(json.dumps(campaign.card_leave_out(plan, card.split(",")), indent=2))
+        return
     typer.echo(campaign.report_table(plan))
     typer.echo("\nAgainst the control (the baseline's class head), by the written rule:")
     for line in campaign.verdicts(plan) or ["- nothing to compare yet"]:

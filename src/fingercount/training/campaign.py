@@ -545,6 +545,41 @@ def _verdict(plan: Plan, results: dict[str, dict[str, Any]], lever: str, head: s
     return f"- {lever} / {head}: {verdict} — " + "; ".join(parts)
 
 
+def card_leave_out(plan: Plan, heads: list[str]) -> dict[str, Any]:
+    """The campaign's figures a checkpoint's card keeps (`served_by_demo.leave_out`): the baseline's
+    final runs counted by each head (per left-out source: mean and spread over seeds, and how many),
+    the teacher on the same photos, and the whole-photo rule they were counted by. Rounded to 4
+    places, as cards are."""
+    results = load_results(plan)
+    finals = {
+        source: [
+            f for seed in plan.seeds if (f := results.get(PlannedRun(BASELINE, source, seed, len(plan.stages)).key))
+        ]
+        for source in plan.sources
+    }
+    accuracy: dict[str, Any] = {}
+    for head in heads:
+        if unknown := [source for source, found in finals.items() if any(head not in f["heads"] for f in found)]:
+            raise ConfigError(f"no {head!r} head in the baseline's results on {', '.join(unknown)}: {MEASURED_HEADS}")
+        values = {source: [f["heads"][head]["accuracy"] for f in found] for source, found in finals.items() if found}
+        accuracy[head] = {
+            source: {"mean": round(statistics.fmean(v), 4), "spread": round(max(v) - min(v), 4), "seeds": len(v)}
+            for source, v in values.items()
+        }
+    accuracy["teacher"] = {
+        source: round(statistics.fmean(f["teacher"]["accuracy"] for f in found), 4)
+        for source, found in finals.items()
+        if found
+    }
+    rules = {f.get("photo_rule") for found in finals.values() for f in found}
+    return {
+        "what": f"the recipe trained without one source, {len(plan.seeds)} seeds; "
+        "every photo of that source counted as served",
+        "accuracy": accuracy,
+        "photo_rule": rules.pop() if len(rules) == 1 else sorted(map(str, rules)),
+    }
+
+
 def per_count_table(plan: Plan, head: str = "classes") -> str:
     """Markdown: per lever and left-out source, the accuracy on each true count (mean over seeds)."""
     results = load_results(plan)

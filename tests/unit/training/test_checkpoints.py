@@ -12,8 +12,9 @@ from fingercount import checkpoints
 from fingercount.config import TrainingConfig, load_training_config
 from fingercount.errors import ConfigError
 from fingercount.labeling.photo import PHOTO_RULE
+from fingercount.training import campaign
 from fingercount.training.yolo import model_source
-from tests.conftest import CONFIGS, run_cli
+from tests.conftest import CONFIGS, REPO, run_cli
 
 
 def test_a_checkpoint_is_shipped_and_matches_its_card() -> None:
@@ -67,6 +68,16 @@ def test_the_card_names_the_head_the_demo_serves() -> None:
     assert set(served["count_accuracy"]) == set(demo.evaluation.sets)
     assert set(served["leave_out"]["accuracy"][served["count_head"]]) == {"people", "rooms"}
     assert served["leave_out"]["photo_rule"] == PHOTO_RULE  # counted by the whole-photo rule served
+
+
+def test_the_cards_leave_out_figures_are_the_committed_campaign_results() -> None:
+    """What the card says of people and rooms never met is what `campaign report --card` computes
+    from the committed results; a card left behind by a recount (a new whole-photo rule) fails here."""
+    demo = load_training_config(CONFIGS / "demo_config.yaml")
+    kept = checkpoints.card(str(demo.model.weights))["served_by_demo"]["leave_out"]
+    plan = campaign.load_plan(REPO / "benchmarks/never_met/plan.yaml")
+    heads = [head for head in kept["accuracy"] if head != "teacher"]
+    assert campaign.card_leave_out(plan, heads) == kept
 
 
 def test_zero_epochs_takes_the_checkpoint_as_it_is(tmp_path: Path) -> None:
