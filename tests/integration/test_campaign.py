@@ -130,19 +130,24 @@ def test_the_campaign_resumes_and_never_runs_a_result_again(
     assert "counted again" not in printed
 
     # A result whose whole photos an older rule counted is counted again by today's; its records stay.
+    # It keeps the photos it counted: here one fewer, as if an older finger rule's label check had
+    # left that one out (a new rule's check keeps other photos; the detector's records know only these).
     assert final["photo_rule"] == PHOTO_RULE
+    dropped = sorted(final["teacher_photos"])[0]
     older = {k: v for k, v in final.items() if k != "photo_rule"} | {
-        "teacher_photos": dict.fromkeys(final["teacher_photos"], 9)
+        "teacher_photos": {photo: 9 for photo in final["teacher_photos"] if photo != dropped},
+        "boxes": final["boxes"] | {"left_out": {p: b for p, b in final["boxes"]["left_out"].items() if p != dropped}},
     }
     (tmp_path / "results/flip--other--seed1--stage2.json").write_text(json.dumps(older))
     code, printed, err = run_cli(["campaign", "run", str(plan_path), "-q"], monkeypatch, capsys)
     assert code == 0, err
     assert "1 result(s) counted again by today's whole-photo rule" in printed
     again = json.loads((tmp_path / "results/flip--other--seed1--stage2.json").read_text())
-    assert again["teacher_photos"] == final["teacher_photos"]
-    assert again["teacher"] == final["teacher"]
-    assert again["boxes"] == final["boxes"]
+    assert again["teacher_photos"] == {p: c for p, c in final["teacher_photos"].items() if p != dropped}
+    assert again["teacher"]["images"] == final["teacher"]["images"] - 1
+    assert again["boxes"] == older["boxes"]
     assert again["photo_rule"] == PHOTO_RULE
+    (tmp_path / "results/flip--other--seed1--stage2.json").write_text(json.dumps(final))  # as it was
     code, printed, err = run_cli(["campaign", "report", str(plan_path), "--per-count"], monkeypatch, capsys)
     assert code == 0, err
     assert "4 of 4 runs done." in printed

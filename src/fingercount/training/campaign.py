@@ -289,7 +289,9 @@ def _write(path: Path, result: dict[str, Any]) -> None:
 def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
     """Final results whose whole photos were counted by another rule (`photo_rule`; none: before
     the second looks), counted again by today's: the landmark model's count of each left-out photo and the
-    teacher's report. The detector's records stay as they were: every head is judged again from them."""
+    teacher's report. The detector's records stay as they were: every head is judged again from them.
+    A result keeps the photos it counted, by the source's own labels: a new finger rule's label check
+    would keep other photos of the source, of which the detector's records know nothing."""
     redone = []
     counted: dict[tuple[Path, ...], list[int]] = {}  # a source's photos are counted once for all its results
     for path in sorted(plan.results.glob("*.json")):
@@ -297,18 +299,22 @@ def recount_photos(plan: Plan, progress: bool = False) -> list[Path]:
         if "teacher_photos" not in found or found.get("photo_rule") == PHOTO_RULE:
             continue
         run = PlannedRun(found["lever"], found["source"], found["seed"], found["stage"])
-        truth = source_truth(load_data_config(stage_config(plan, run).dataset.config), run.source)
-        photos = list(truth)
-        common = photo_root(photos)
-        ids = [_photo_id(photo, common) for photo in photos]
-        if set(ids) != set(found["teacher_photos"]):
-            raise ConfigError(f"{path}: its photos are not {run.source}'s photos here; cannot count them again")
+        every = source_truth(load_data_config(stage_config(plan, run).dataset.config), run.source, checked=False)
+        common = photo_root(list(every))
+        by_id = {_photo_id(photo, common): photo for photo in every}
+        if missing := set(found["teacher_photos"]) - set(by_id):
+            raise ConfigError(
+                f"{path}: {len(missing)} of its photos (e.g. {min(missing)}) are not among {run.source}'s photos "
+                "here; cannot count them again"
+            )
+        ids = sorted(found["teacher_photos"])
+        photos = [by_id[photo_id] for photo_id in ids]
         if tuple(photos) not in counted:
             counted[tuple(photos)] = teacher_counts(photos, progress=progress)
         counts = counted[tuple(photos)]
         found.update(
             teacher_photos=dict(zip(ids, counts, strict=True)),
-            teacher=report(list(truth.values()), counts).to_dict(),
+            teacher=report([every[photo] for photo in photos], counts).to_dict(),
             photo_rule=PHOTO_RULE,
         )
         found["heads"] = result_heads(found)

@@ -24,14 +24,17 @@ from fingercount.training.count_heads import Box, box_records
 from fingercount.training.trainer import TrainEnvironment, train
 
 
-def source_truth(data: DataConfig, name: str) -> dict[Path, int]:
+def source_truth(data: DataConfig, name: str, checked: bool = True) -> dict[Path, int]:
     """Every usable photo of one source with its finger count, as that source labels it (class names
-    mapped to counts, teacher-checked where the source says so; photos it leaves out stay out)."""
+    mapped to counts, teacher-checked where the source says so; photos it leaves out stay out).
+    `checked=False`: every photo, unchecked (the check leaves photos out; it never relabels here)."""
     from fingercount.data.sources import source_from_config
 
     spec = next((s for s in data.extra_sources if s.label == name), None)
     if spec is None:
         raise ConfigError(f"no real source named {name!r}; the recipe's are {real_sources(data)}")
+    if not checked:
+        spec = spec.model_copy(update={"verify": "none"})
     dataset = source_from_config(DataConfig(source=spec, raw_dir=data.raw_dir)).load(progress=False)
     truth: dict[Path, int] = {}
     for sample in dataset.samples:
