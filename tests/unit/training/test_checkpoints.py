@@ -70,9 +70,10 @@ def test_the_card_names_the_head_the_demo_serves() -> None:
     assert served["leave_out"]["photo_rule"] == PHOTO_RULE  # counted by the whole-photo rule served
 
 
-def test_the_cards_leave_out_figures_are_the_committed_campaign_results() -> None:
+def test_the_cards_leave_out_figures_are_the_committed_campaign_results(monkeypatch: pytest.MonkeyPatch) -> None:
     """What the card says of people and rooms never met is what `campaign report --card` computes
     from the committed results; a card left behind by a recount (a new whole-photo rule) fails here."""
+    monkeypatch.chdir(REPO)  # the plan's folders are the repository's (every test runs in its own folder)
     demo = load_training_config(CONFIGS / "demo_config.yaml")
     kept = checkpoints.card(str(demo.model.weights))["served_by_demo"]["leave_out"]
     plan = campaign.load_plan(REPO / "benchmarks/never_met/plan.yaml")
