@@ -290,8 +290,7 @@ def fit(
     if config.training.epochs == 0:
         return _as_they_are(model, Path(source), project / name)
     model.callbacks["on_pretrain_routine_start"].insert(0, WithoutIntegrations())
-    ckpt = model.ckpt or {}
-    if resume and (ckpt.get("epoch", -1) < 0 or ckpt.get("optimizer") is None):  # the final checkpoint
+    if resume and training_finished(model.ckpt or {}, config.training.epochs):
         return _fitted(model, Path(source).parent.parent, logger, 0.0)
     if logger is not None:
         model.add_callback("on_fit_epoch_end", logger)
@@ -316,6 +315,15 @@ def fit(
         bar.close()
     check()  # a stop that Ultralytics' plots dropped (they swallow every exception)
     return _fitted(model, Path(model.trainer.save_dir), logger, time.perf_counter() - started)
+
+
+def training_finished(ckpt: dict[str, Any], epochs: int) -> bool:
+    """Whether a run's last checkpoint has no epoch left to train: Ultralytics refuses to resume it.
+    Either its end stripped the optimizer (killed during the final validation or after it) or it was
+    killed between its last epoch's save and that strip."""
+    done = ckpt.get("epoch", -1) + 1  # epochs trained; 0 once stripped
+    planned = (ckpt.get("train_args") or {}).get("epochs", epochs)
+    return done <= 0 or ckpt.get("optimizer") is None or done >= planned
 
 
 def _as_they_are(model: Any, weights: Path, save_dir: Path) -> FitResult:
