@@ -495,7 +495,9 @@ _UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG,
 def read_yaml(path: Path) -> dict[str, Any]:
     """Read a YAML mapping; every failure is one ConfigError line naming the file."""
     if not path.exists():
-        raise ConfigError(f"{path}: file not found")
+        # A config names the others relative to the working folder; from another folder they are not found.
+        where = "" if path.is_absolute() else f" (a relative path is read from the working folder, {Path.cwd()})"
+        raise ConfigError(f"{path}: file not found{where}")
     if not path.is_file():
         raise ConfigError(f"{path}: not a file")
     try:

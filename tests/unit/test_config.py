@@ -75,6 +75,19 @@ def test_missing_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: p
     assert err.strip() == f"error: {missing}: file not found"
 
 
+def test_a_relative_path_not_found_names_the_working_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A plan names its stages' configs relative to the working folder: run from elsewhere, the error says where
+    it looked."""
+    monkeypatch.chdir(tmp_path)
+    code, _, err = run_cli(["campaign", "report", str(CONFIGS.parent / "benchmarks/never_met/plan.yaml")], monkeypatch, capsys)
+    assert code == 2
+    assert err.strip() == (
+        f"error: configs/real_hands_balanced.yaml: file not found (a relative path is read from the working folder, {tmp_path})"
+    )
+
+
 def test_demo_configs_are_valid() -> None:
     from fingercount.config import load_data_config
 
