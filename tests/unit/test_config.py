@@ -81,10 +81,12 @@ def test_a_relative_path_not_found_names_the_working_folder(
     """A plan names its stages' configs relative to the working folder: run from elsewhere, the error says where
     it looked."""
     monkeypatch.chdir(tmp_path)
-    code, _, err = run_cli(["campaign", "report", str(CONFIGS.parent / "benchmarks/never_met/plan.yaml")], monkeypatch, capsys)
+    plan = CONFIGS.parent / "benchmarks/never_met/plan.yaml"
+    code, _, err = run_cli(["campaign", "report", str(plan)], monkeypatch, capsys)
     assert code == 2
     assert err.strip() == (
-        f"error: configs/real_hands_balanced.yaml: file not found (a relative path is read from the working folder, {tmp_path})"
+        "error: configs/real_hands_balanced.yaml: file not found "
+        f"(a relative path is read from the working folder, {tmp_path})"
     )
 
 
