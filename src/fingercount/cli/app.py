@@ -5,6 +5,7 @@ from __future__ import annotations
 import atexit
 import contextlib
 import errno
+import inspect
 import os
 import sys
 import threading
@@ -39,6 +40,27 @@ app.command("leave-out")(train.leave_out_command)
 app.add_typer(campaign_app, name="campaign")
 app.command("teach")(train.teach_command)
 app.command("eval")(evaluate.eval_command)
+
+
+def reflowed(text: str) -> str:
+    """A docstring's paragraphs each on one line: Rich wraps them to the terminal, but keeps the source's
+    line breaks too, which makes `--help` ragged. A paragraph of bullets keeps its lines."""
+    paragraphs = inspect.cleandoc(text).split("\n\n")
+    return "\n\n".join(
+        par if any(line.lstrip().startswith(("- ", "* ", "\b")) for line in par.splitlines()) else " ".join(par.split())
+        for par in paragraphs
+    )
+
+
+def _reflow_help(group: typer.Typer) -> None:
+    for command in group.registered_commands:
+        command.help = reflowed(command.help or inspect.getdoc(command.callback) or "")
+    for sub in group.registered_groups:
+        sub.typer_instance.info.help = reflowed(sub.typer_instance.info.help or "")
+        _reflow_help(sub.typer_instance)
+
+
+_reflow_help(app)
 
 
 def main() -> None:
