@@ -56,8 +56,9 @@ def _reflow_help(group: typer.Typer) -> None:
     for command in group.registered_commands:
         command.help = reflowed(command.help or inspect.getdoc(command.callback) or "")
     for sub in group.registered_groups:
-        sub.typer_instance.info.help = reflowed(sub.typer_instance.info.help or "")
-        _reflow_help(sub.typer_instance)
+        if (inner := sub.typer_instance) is not None:
+            inner.info.help = reflowed(str(inner.info.help or ""))
+            _reflow_help(inner)
 
 
 _reflow_help(app)
