@@ -57,7 +57,8 @@ def _reflow_help(group: typer.Typer) -> None:
         command.help = reflowed(command.help or inspect.getdoc(command.callback) or "")
     for sub in group.registered_groups:
         if (inner := sub.typer_instance) is not None:
-            inner.info.help = reflowed(str(inner.info.help or ""))
+            if isinstance(inner.info.help, str):  # else Typer's placeholder: no help given
+                inner.info.help = reflowed(inner.info.help)
             _reflow_help(inner)
 
 
