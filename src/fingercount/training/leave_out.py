@@ -95,7 +95,8 @@ def leave_out(
     began = time.monotonic()
     data = load_data_config(config.dataset.config)
     if name not in real_sources(data):
-        raise ConfigError(f"no real source named {name!r} in {config.dataset.config}; its are {real_sources(data)}")
+        sources = ", ".join(real_sources(data))
+        raise ConfigError(f"no real source named {name!r} in {config.dataset.config}; its real sources are {sources}")
     if start is not None:
         config = config.model_copy(update={"model": config.model.model_copy(update={"weights": str(start)})})
     elif config.model.weights is not None:
